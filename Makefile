@@ -1,0 +1,90 @@
+# cria: build, test and run.
+#
+#   make            build build/cria and build/libcria.a
+#   make run        build, then generate a story on the default model (scripts/default-model.sh)
+#   make test       build and run the whole test suite (installs missing Debian packages first)
+#   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
+#   make fuzz       a short, bounded libFuzzer run of the GGUF reader (clang)
+#
+# Variables: CC, BUILD (output folder), SAN=1 (sanitizers), OPT (optimisation flags).
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+SAN     ?=
+
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wundef -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wwrite-strings -Wvla -Wformat=2 -Wimplicit-fallthrough -Wcast-qual \
+           -Wdouble-promotion -Werror=implicit-function-declaration -Werror=return-type
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -Isrc -pthread -fno-math-errno
+LDLIBS  := -lm -pthread
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# ISA-specific kernels: one file per instruction set, compiled with its flags;
+# the dispatcher picks one at run time (src/base/cpu.c), so the binary runs on
+# any x86-64.
+AVX2_FLAGS   := -mavx2 -mfma -mf16c
+AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mfma -mf16c
+
+LIB_SRC  := $(sort $(shell find src -name '*.c'))
+APP_SRC  := $(sort $(wildcard app/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_LIB := $(sort $(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_LIB:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+LIB := $(BUILD)/libcria.a
+BIN := $(BUILD)/cria
+
+.PHONY: all run test test-asan check fuzz deps clean bench
+all: $(BIN)
+
+$(BUILD)/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(AVX2_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(AVX512_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(APP_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+deps:
+	@scripts/deps.sh
+
+run: $(BIN)
+	@scripts/run-default.sh $(BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
+	@scripts/run-tests.sh $(BUILD)
+
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 test
+
+fuzz: deps
+	@scripts/fuzz.sh
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,60 @@
+/*
+ * The vocabulary and the SentencePiece-style tokenizer (SPM: merges by piece
+ * score, byte fallback to <0xXX> tokens, a leading space, U+2581 for space).
+ *
+ * A vocabulary comes from a GGUF file (tokenizer.ggml.* keys) or from a
+ * llama2.c tokenizer.bin; both end up in the same structure, with pieces in
+ * SentencePiece spelling (U+2581 for a space).
+ */
+#ifndef CRIA_TOKENIZER_VOCAB_H
+#define CRIA_TOKENIZER_VOCAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cria.h"
+#include "gguf/gguf.h"
+
+/* Token types, numbered as tokenizer.ggml.token_type stores them. */
+typedef enum cria_token_type {
+    CRIA_TOKEN_UNDEFINED = 0,
+    CRIA_TOKEN_NORMAL = 1,
+    CRIA_TOKEN_UNKNOWN = 2,
+    CRIA_TOKEN_CONTROL = 3,
+    CRIA_TOKEN_USER_DEFINED = 4,
+    CRIA_TOKEN_UNUSED = 5,
+    CRIA_TOKEN_BYTE = 6,
+} cria_token_type;
+
+typedef struct cria_vocab cria_vocab;
+
+/* Builds the vocabulary from a GGUF's tokenizer.ggml.* keys (model "llama" = SPM). Copies what it keeps. */
+cria_status cria_vocab_load_gguf(const cria_gguf *g, cria_vocab **out, cria_error *err);
+
+/*
+ * Reads a llama2.c tokenizer.bin (i32 max_token_length, then per token: f32
+ * score, i32 length, bytes). n_vocab_expected > 0 requires that many tokens.
+ */
+cria_status cria_vocab_load_llama2c(const char *path, int32_t n_vocab_expected, cria_vocab **out,
+                                    cria_error *err);
+
+void cria_vocab_free(cria_vocab *v);
+
+int32_t cria_vocab_n_tokens(const cria_vocab *v);
+cria_token cria_vocab_bos(const cria_vocab *v);
+cria_token cria_vocab_eos(const cria_vocab *v);
+bool cria_vocab_is_eog(const cria_vocab *v, cria_token t);
+bool cria_vocab_add_bos(const cria_vocab *v); /* tokenizer.ggml.add_bos_token (default true for SPM) */
+cria_token_type cria_vocab_token_type(const cria_vocab *v, cria_token t);
+/* The stored piece (SPM spelling) of t, NUL-terminated; "" for an id out of range. */
+const char *cria_vocab_piece_raw(const cria_vocab *v, cria_token t);
+
+/* Same contract as cria_tokenize (include/cria.h). */
+int32_t cria_vocab_tokenize(const cria_vocab *v, const char *text, size_t len, cria_token *tokens,
+                            int32_t max_tokens, bool add_bos);
+
+/* Same contract as cria_token_to_piece (include/cria.h). */
+int32_t cria_vocab_token_to_piece(const cria_vocab *v, cria_token t, char *buf, int32_t cap);
+
+#endif
