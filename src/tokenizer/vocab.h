@@ -57,4 +57,43 @@ int32_t cria_vocab_tokenize(const cria_vocab *v, const char *text, size_t len, c
 /* Same contract as cria_token_to_piece (include/cria.h). */
 int32_t cria_vocab_token_to_piece(const cria_vocab *v, cria_token t, char *buf, int32_t cap);
 
+/* ---- additions beyond the first contract ---------------------------------- */
+
+cria_token cria_vocab_unk(const cria_vocab *v);
+bool cria_vocab_add_eos(const cria_vocab *v);          /* tokenizer.ggml.add_eos_token (default false) */
+bool cria_vocab_add_space_prefix(const cria_vocab *v); /* tokenizer.ggml.add_space_prefix (default true) */
+float cria_vocab_score(const cria_vocab *v, cria_token t); /* 0 for an id out of range */
+
+/* The id whose stored piece is exactly these len bytes, or -1. */
+cria_token cria_vocab_find(const cria_vocab *v, const char *piece, size_t len);
+
+/*
+ * cria_vocab_tokenize with llama.cpp's parse_special: when true, the text of
+ * control and unknown tokens ("<s>", "</s>", "<unk>") in the input becomes
+ * those tokens. User-defined tokens are always matched, as in llama.cpp.
+ */
+int32_t cria_vocab_tokenize_ex(const cria_vocab *v, const char *text, size_t len, cria_token *tokens,
+                               int32_t max_tokens, bool add_bos, bool parse_special);
+
+/*
+ * Text of n tokens, as llama.cpp's llama_detokenize with remove_special and
+ * unparse_special false: control tokens print nothing, and when the vocab
+ * adds a space prefix, one leading space of the first token's text is dropped
+ * (only of the very first token: a leading BOS consumes the chance, as in
+ * llama.cpp). Writes at most cap bytes, no terminator; returns the byte count
+ * or -(needed).
+ */
+int32_t cria_vocab_detokenize(const cria_vocab *v, const cria_token *tokens, int32_t n, char *buf,
+                              int32_t cap);
+
+/*
+ * The streaming detokenizer of include/cria.h over a vocabulary (d->model is
+ * not used; cria_detok_init(d, NULL) prepares d). Appends to out the complete
+ * UTF-8 text that t finishes and keeps an unfinished sequence pending; drops
+ * one leading space of the text of a token that follows BOS when the vocab
+ * adds a space prefix (as llama2.c does). Returns the byte count, or
+ * -(needed) with d unchanged when cap is too small.
+ */
+int32_t cria_vocab_detok_push(const cria_vocab *v, cria_detok *d, cria_token t, char *out, int32_t cap);
+
 #endif
