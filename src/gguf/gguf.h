@@ -47,6 +47,9 @@ typedef enum cria_gguf_type {
 /* Name of a value type ("uint32", "string", ...), "?" when out of range. */
 const char *cria_gguf_type_name(uint32_t t);
 
+/* Bytes of one value of scalar type t; 0 for STRING, ARRAY and out-of-range types. */
+uint64_t cria_gguf_type_size(uint32_t t);
+
 /* A string inside the mapping: len bytes, not NUL-terminated. */
 typedef struct cria_gguf_str {
     const char *ptr;
@@ -106,17 +109,27 @@ typedef struct cria_gguf_reader {
     uint64_t alignment; /* general.alignment once seen, else the default */
 } cria_gguf_reader;
 
-/* Parses the fixed header. Returns CRIA_OK or an error (bad magic, version, absurd counts). */
+/*
+ * Parses the fixed header. Returns CRIA_OK or an error (empty, bad magic,
+ * version other than 2 or 3, counts that cannot fit in the bytes left).
+ */
 cria_status cria_gguf_reader_init(cria_gguf_reader *r, const void *data, uint64_t size, const char *name,
                                   cria_error *err);
 
-/* Next key/value: ITEM (kv filled), DONE after the last one, or ERROR (err filled). */
+/*
+ * Next key/value: ITEM (kv filled), DONE after the last one, or ERROR (err
+ * filled; the reader is left unchanged, so calling again fails again).
+ * Checks general.alignment (a u32, non-zero power of two) and sets
+ * r->alignment from it. Duplicate keys are found by cria_gguf_open.
+ */
 cria_gguf_iter cria_gguf_reader_next_kv(cria_gguf_reader *r, cria_gguf_kv *kv, cria_error *err);
 
 /*
- * Next tensor info, after every key/value has been read: ITEM, DONE or ERROR.
- * Checks n_dims, dims (non-zero, product without overflow), the type and the
- * row size; data and range against the file are checked by cria_gguf_open.
+ * Next tensor info, after every key/value has been read (any left are read
+ * and skipped first): ITEM, DONE or ERROR (as for next_kv). Checks n_dims,
+ * dims (non-zero, product without overflow), the type (unknown ids are
+ * CRIA_ERR_UNSUPPORTED), the row size and the offset's alignment; data and
+ * range against the file are checked by cria_gguf_open.
  */
 cria_gguf_iter cria_gguf_reader_next_tensor(cria_gguf_reader *r, cria_gguf_tensor *t, cria_error *err);
 
@@ -127,7 +140,8 @@ typedef struct cria_gguf cria_gguf;
 /*
  * Maps path read-only and parses and validates the whole header: every key,
  * every tensor info, the alignment, and that each tensor's data lies inside
- * the file, aligned. *out owns the mapping.
+ * the file, aligned. *out owns the mapping; it is NULL on failure. A handle
+ * never changes after open, so any number of threads may read it at once.
  */
 cria_status cria_gguf_open(const char *path, cria_gguf **out, cria_error *err);
 
@@ -135,12 +149,13 @@ cria_status cria_gguf_open(const char *path, cria_gguf **out, cria_error *err);
 cria_status cria_gguf_open_memory(const void *data, uint64_t size, const char *name, cria_gguf **out,
                                   cria_error *err);
 
+/* Frees g and its mapping (NULL is fine); every view taken from it dies with it. */
 void cria_gguf_close(cria_gguf *g);
 
 const char *cria_gguf_name(const cria_gguf *g);
 uint32_t cria_gguf_version(const cria_gguf *g);
 uint64_t cria_gguf_alignment(const cria_gguf *g);
-uint64_t cria_gguf_data_offset(const cria_gguf *g); /* file offset of the tensor data section */
+uint64_t cria_gguf_data_offset(const cria_gguf *g); /* file offset of the data section (past the end if no tensors) */
 uint64_t cria_gguf_file_size(const cria_gguf *g);
 
 uint64_t cria_gguf_n_kv(const cria_gguf *g);
@@ -155,9 +170,10 @@ const cria_gguf_tensor *cria_gguf_find_tensor(const cria_gguf *g, const char *na
 
 /*
  * Typed getters. Each returns false (and leaves *out unchanged) when the key is
- * absent; when it is present with an incompatible type it returns false and
- * fills err naming the key, the file and the offset. Integer getters accept
- * any integer type whose value fits.
+ * absent, clearing err (status CRIA_OK); when it is present with an
+ * incompatible type it returns false and fills err naming the key, the file and
+ * the offset. Integer getters accept any integer type whose value fits;
+ * cria_gguf_get_f32 accepts float32 and float64 (when it fits).
  */
 bool cria_gguf_get_u32(const cria_gguf *g, const char *key, uint32_t *out, cria_error *err);
 bool cria_gguf_get_i32(const cria_gguf *g, const char *key, int32_t *out, cria_error *err);
@@ -165,7 +181,17 @@ bool cria_gguf_get_u64(const cria_gguf *g, const char *key, uint64_t *out, cria_
 bool cria_gguf_get_f32(const cria_gguf *g, const char *key, float *out, cria_error *err);
 bool cria_gguf_get_bool(const cria_gguf *g, const char *key, bool *out, cria_error *err);
 bool cria_gguf_get_str(const cria_gguf *g, const char *key, cria_gguf_str *out, cria_error *err);
-/* Array element access on a validated kv (i < kv->arr_n). */
+/* An array whose elements have type elem, as *out; false like the getters above. */
+bool cria_gguf_get_arr(const cria_gguf *g, const char *key, cria_gguf_type elem, const cria_gguf_kv **out,
+                       cria_error *err);
+/*
+ * Array element access on a validated kv (i < kv->arr_n; out of range or the
+ * wrong element type gives 0, or {NULL, 0}). cria_gguf_arr_str is O(1)
+ * for a kv of g (indexed at open) and walks from the start when g is NULL
+ * (a kv from a bare reader). cria_gguf_arr_f32 converts float64 and integer
+ * elements; cria_gguf_arr_int takes bool as 0/1 and wraps uint64 above
+ * INT64_MAX.
+ */
 cria_gguf_str cria_gguf_arr_str(const cria_gguf *g, const cria_gguf_kv *kv, uint64_t i);
 float cria_gguf_arr_f32(const cria_gguf_kv *kv, uint64_t i);
 int64_t cria_gguf_arr_int(const cria_gguf_kv *kv, uint64_t i); /* any integer element type */
@@ -174,11 +200,20 @@ int64_t cria_gguf_arr_int(const cria_gguf_kv *kv, uint64_t i); /* any integer el
 
 typedef struct cria_gguf_writer cria_gguf_writer;
 
-/* A writer for a version-3 file with the given alignment (0: the default, 32). */
+/*
+ * A writer for a version-3 file with the given alignment (0: the default, 32).
+ * NULL when alignment is not a power of two that fits a u32, or on allocation
+ * failure. An alignment other than 32 is recorded as general.alignment (u32)
+ * unless the caller sets that key, whose value then rules.
+ */
 cria_gguf_writer *cria_gguf_writer_init(uint64_t alignment);
 void cria_gguf_writer_free(cria_gguf_writer *w);
 
-/* Metadata, kept in call order. Keys and strings are copied. Returns false on allocation failure. */
+/*
+ * Metadata, kept in call order. Keys and strings are copied. Setting a key
+ * again replaces its value in place. Returns false on allocation failure or a
+ * bad argument (NULL key or string, non-scalar array type, bool element not 0/1).
+ */
 bool cria_gguf_writer_set_u8(cria_gguf_writer *w, const char *key, uint8_t v);
 bool cria_gguf_writer_set_i8(cria_gguf_writer *w, const char *key, int8_t v);
 bool cria_gguf_writer_set_u16(cria_gguf_writer *w, const char *key, uint16_t v);
@@ -199,11 +234,17 @@ bool cria_gguf_writer_set_arr_str(cria_gguf_writer *w, const char *key, const ch
 /*
  * Adds a tensor; ne[0] is the row length. The data is borrowed until the
  * write call (it must hold the row bytes of the type times the row count).
+ * Returns false on a duplicate name, a bad shape (n_dims not 1..4, a zero
+ * dimension, ne[0] not a multiple of the block, overflow), an unknown type or
+ * allocation failure.
  */
 bool cria_gguf_writer_add_tensor(cria_gguf_writer *w, const char *name, cria_dtype type, uint32_t n_dims,
                                  const uint64_t *ne, const void *data);
 
-/* Writes the file (header, infos, padding, aligned data). */
+/*
+ * Writes the file (header, infos, padding, aligned data, padded to the
+ * alignment) to a temporary file beside path and renames it over path.
+ */
 cria_status cria_gguf_writer_write(const cria_gguf_writer *w, const char *path, cria_error *err);
 
 #endif
