@@ -6,12 +6,14 @@
 #   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make fuzz       a short, bounded libFuzzer run of the GGUF reader (clang)
 #
-# Variables: CC, BUILD (output folder), SAN=1 (sanitizers), OPT (optimisation flags).
+# Variables: CC, BUILD (output folder), SAN=1 (sanitizers), OPT (optimisation flags), V=1 (echo commands).
 
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
 SAN     ?=
+V       ?=
+Q       := $(if $(V),,@)
 
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wundef -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wwrite-strings -Wvla -Wformat=2 -Wimplicit-fallthrough -Wcast-qual \
@@ -48,25 +50,31 @@ all: $(BIN)
 
 $(BUILD)/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(AVX2_FLAGS) -MMD -MP -c $< -o $@
+	@echo 'CC $<'
+	$(Q)$(CC) $(CFLAGS) $(AVX2_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(AVX512_FLAGS) -MMD -MP -c $< -o $@
+	@echo 'CC $<'
+	$(Q)$(CC) $(CFLAGS) $(AVX512_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo 'CC $<'
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo 'AR $@'
+	$(Q)ar rcs $@ $^
 
 $(BIN): $(APP_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@echo 'LD $@'
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	@echo 'LD $@'
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 deps:
 	@scripts/deps.sh

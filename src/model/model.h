@@ -1,14 +1,88 @@
 /*
  * The model: hyper-parameters, weight views into the mapped file, and the
  * vocabulary. Read-only once loaded, so any number of contexts can share it.
+ * GGUF files (model/load_gguf.c) and llama2.c checkpoints (ckpt/llama2c.c)
+ * both fill this one structure.
  */
 #ifndef CRIA_MODEL_MODEL_H
 #define CRIA_MODEL_MODEL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/dtype.h"
 #include "cria.h"
+#include "gguf/gguf.h"
 #include "tokenizer/vocab.h"
+
+typedef struct cria_hparams {
+    int32_t n_vocab;
+    int32_t n_ctx_train;
+    int32_t n_embd;    /* model width */
+    int32_t n_ff;      /* feed-forward hidden width */
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim;  /* n_embd / n_head */
+    int32_t n_rot;     /* dimensions rotated by RoPE per head */
+    float rope_freq_base;
+    float rms_eps;
+} cria_hparams;
+
+/* A weight matrix of `rows` output rows, each `cols` elements of `type`, row-major. */
+typedef struct cria_weight {
+    const void *data;
+    cria_dtype type;
+    int64_t rows, cols;
+    size_t row_bytes;
+} cria_weight;
+
+typedef struct cria_layer {
+    const float *attn_norm; /* [n_embd] */
+    cria_weight wq, wk, wv, wo;
+    const float *ffn_norm;  /* [n_embd] */
+    cria_weight w_gate, w_up, w_down;
+} cria_layer;
+
+struct cria_model {
+    char *name;
+    char *arch;
+    cria_hparams hp;
+    cria_weight tok_embd;    /* [n_vocab rows][n_embd] */
+    const float *output_norm;
+    cria_weight output;      /* the classifier; shares tok_embd's data when tied */
+    bool tied_output;
+    cria_layer *layers;
+    cria_vocab *vocab;
+
+    /* Storage the views above point into. */
+    cria_gguf *gguf;         /* GGUF files: the mapping */
+    const void *map;         /* llama2.c checkpoints: their own mapping */
+    size_t map_size;
+    float **owned;           /* float copies of vectors stored in other types */
+    size_t n_owned;
+};
 
 /* The model's vocabulary (never NULL for a loaded model). */
 const cria_vocab *cria_model_vocab(const cria_model *model);
+
+/* Fills *m from an open GGUF file; the model takes ownership of g. */
+cria_status cria_model_load_gguf(cria_model *m, cria_gguf *g, cria_error *err);
+
+/*
+ * Fills *m from a llama2.c checkpoint at path (legacy 7 x int32 header, then
+ * float32 weights) and, if vocab_path is set, its tokenizer.bin.
+ */
+cria_status cria_model_load_llama2c(cria_model *m, const char *path, const char *vocab_path, cria_error *err);
+
+/*
+ * Checks the hyper-parameters for consistency (positive sizes, heads divide
+ * the width, kv heads divide heads, even rope dims) and derives head_dim.
+ */
+cria_status cria_hparams_validate(cria_hparams *hp, const char *file, cria_error *err);
+
+/* Keeps a malloc'd float buffer alive as long as the model; false on allocation failure (buf is freed). */
+bool cria_model_own(cria_model *m, float *buf);
 
 #endif

@@ -1,0 +1,7 @@
+/* Subcommand entry points: each takes argv starting at its own name and returns the exit status. */
+#ifndef CRIA_APP_COMMANDS_H
+#define CRIA_APP_COMMANDS_H
+
+int cria_cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,47 @@
+/* cria: one binary, one subcommand per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/cpu.h"
+#include "cria.h"
+#include "commands.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cria <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  run        generate text from a prompt (llama-cli style flags; cria run -h)\n"
+               "\n"
+               "  cria --version    version, build and instruction sets\n"
+               "  cria -h           this help\n");
+}
+
+static int version(void)
+{
+    printf("cria %s\n", CRIA_VERSION);
+    printf("compiler: %s\n", __VERSION__);
+    printf("simd: built avx2 avx512 scalar; detected %s; active %s\n", cria_isa_name(cria_isa_detected()),
+           cria_isa_name(cria_isa_active()));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version"))
+        return version();
+    if (!strcmp(cmd, "run"))
+        return cria_cmd_run(argc - 1, argv + 1);
+    fprintf(stderr, "error: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 1;
+}

@@ -1,0 +1,39 @@
+/*
+ * Vector kernels, one implementation per instruction set behind one table.
+ * vec_scalar.c is the reference every SIMD variant is tested against;
+ * vec_avx2.c and vec_avx512.c are compiled with their ISA flags and only
+ * called when cria_isa_active() allows.
+ */
+#ifndef CRIA_KERNELS_VEC_H
+#define CRIA_KERNELS_VEC_H
+
+#include <stdint.h>
+
+#include "base/cpu.h"
+
+typedef struct cria_vec_kernels {
+    cria_isa isa;
+    /* sum x[i] * y[i] */
+    float (*dot_f32)(int64_t n, const float *x, const float *y);
+    /* both operands half precision; products summed in float */
+    float (*dot_f16)(int64_t n, const uint16_t *x, const uint16_t *y);
+    /* both operands bfloat16; products summed in float */
+    float (*dot_bf16)(int64_t n, const uint16_t *x, const uint16_t *y);
+    /* y[i] += a * x[i], x in half precision */
+    void (*axpy_f16)(int64_t n, float a, const uint16_t *x, float *y);
+    /* y[i] += a * x[i] */
+    void (*axpy_f32)(int64_t n, float a, const float *x, float *y);
+    void (*f32_to_f16)(int64_t n, const float *x, uint16_t *y);
+    void (*f16_to_f32)(int64_t n, const uint16_t *x, float *y);
+    void (*f32_to_bf16)(int64_t n, const float *x, uint16_t *y);
+    void (*bf16_to_f32)(int64_t n, const uint16_t *x, float *y);
+} cria_vec_kernels;
+
+extern const cria_vec_kernels cria_vec_scalar;
+extern const cria_vec_kernels cria_vec_avx2;
+extern const cria_vec_kernels cria_vec_avx512;
+
+/* The table for an ISA level (the scalar one for levels this build lacks). */
+const cria_vec_kernels *cria_vec_for(cria_isa isa);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * The llama forward pass over a batch of tokens. Read it top to bottom as the
+ * paper: embed, then per layer RMSNorm -> Q/K/V -> RoPE -> cache -> attention
+ * -> output projection -> residual -> RMSNorm -> SwiGLU FFN -> residual, then
+ * the final norm and the classifier for the rows that asked for logits. The
+ * speed lives in the kernels; this file only moves rows between them.
+ */
+#include <math.h>
+#include <stdatomic.h>
+
+#include "base/fp16.h"
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "model/context.h"
+
+typedef struct attention_task {
+    cria_context *ctx;
+    const cria_batch *batch;
+    cria_attn_layer layer;
+    atomic_long next;
+} attention_task;
+
+/* One (token, head) pair per work item, handed out through an atomic counter. */
+static void attention_worker(void *arg, int ith, int nth)
+{
+    (void)nth;
+    attention_task *t = arg;
+    cria_context *ctx = t->ctx;
+    const cria_hparams *hp = &ctx->model->hp;
+    const long n_items = (long)t->batch->n_tokens * hp->n_head;
+    float *scores = ctx->scores + (size_t)ith * (size_t)ctx->params.n_ctx;
+    uint16_t *q16 = ctx->q16 + (size_t)ith * (size_t)hp->head_dim;
+    const int64_t q_dim = (int64_t)hp->n_head * hp->head_dim;
+    for (;;) {
+        long item = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (item >= n_items)
+            break;
+        const int32_t i = (int32_t)(item / hp->n_head), h = (int32_t)(item % hp->n_head);
+        const int64_t off = i * q_dim + (int64_t)h * hp->head_dim;
+        cria_attention_head(ctx->vk, &t->layer, h, t->batch->seq_id[i], t->batch->pos[i], ctx->q + off,
+                            ctx->att + off, scores, q16);
+    }
+}
+
+static void attention(cria_context *ctx, const cria_batch *b, int32_t layer, int nth)
+{
+    const cria_hparams *hp = &ctx->model->hp;
+    attention_task t = {
+        .ctx = ctx,
+        .batch = b,
+        .layer = {
+            .n_head = hp->n_head,
+            .n_head_kv = hp->n_head_kv,
+            .head_dim = hp->head_dim,
+            .n_cells = ctx->kv.n_active,
+            .k = cria_kv_k(&ctx->kv, layer, 0),
+            .v = cria_kv_v(&ctx->kv, layer, 0),
+            .cell_pos = ctx->kv.pos,
+            .cell_seq = ctx->kv.seq,
+            .scale = 1.0f / sqrtf((float)hp->head_dim),
+        },
+    };
+    atomic_init(&t.next, 0);
+    const long items = (long)b->n_tokens * hp->n_head;
+    cria_pool_run(ctx->pool, items < nth ? (int)items : nth, attention_worker, &t);
+}
+
+/* Copies the embedding row of each token into the residual stream. */
+static void embed(cria_context *ctx, const cria_batch *b)
+{
+    const cria_weight *e = &ctx->model->tok_embd;
+    const int64_t d = e->cols;
+    for (int32_t i = 0; i < b->n_tokens; i++) {
+        const void *row = (const char *)e->data + (size_t)b->token[i] * e->row_bytes;
+        float *dst = ctx->x + i * d;
+        switch (e->type) {
+        case CRIA_DTYPE_F16: ctx->vk->f16_to_f32(d, row, dst); break;
+        case CRIA_DTYPE_BF16: ctx->vk->bf16_to_f32(d, row, dst); break;
+        default:
+            for (int64_t j = 0; j < d; j++)
+                dst[j] = ((const float *)row)[j];
+            break;
+        }
+    }
+}
+
+void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
+{
+    const cria_model *m = ctx->model;
+    const cria_hparams *hp = &m->hp;
+    const cria_vec_kernels *vk = ctx->vk;
+    const int32_t n = b->n_tokens;
+    const int nth = n == 1 ? ctx->params.n_threads : ctx->params.n_threads_batch;
+    const int64_t d = hp->n_embd, hd = hp->head_dim, ff = hp->n_ff;
+    const int64_t q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
+    void *scratch = ctx->mm_scratch;
+
+    embed(ctx, b);
+    for (int32_t i = 0; i < n; i++)
+        cria_rope_cache(b->pos[i], hp->n_rot, hp->rope_freq_base, ctx->rope_cs + (int64_t)i * hp->n_rot);
+
+    for (int32_t l = 0; l < hp->n_layer; l++) {
+        const cria_layer *L = &m->layers[l];
+
+        /* attention block */
+        for (int32_t i = 0; i < n; i++)
+            cria_rmsnorm(d, ctx->x + i * d, L->attn_norm, hp->rms_eps, ctx->xb + i * d);
+        cria_matmul(vk, ctx->pool, nth, &L->wq, ctx->xb, n, ctx->q, scratch);
+        cria_matmul(vk, ctx->pool, nth, &L->wk, ctx->xb, n, ctx->k, scratch);
+        cria_matmul(vk, ctx->pool, nth, &L->wv, ctx->xb, n, ctx->v, scratch);
+        for (int32_t i = 0; i < n; i++) {
+            const float *cs = ctx->rope_cs + (int64_t)i * hp->n_rot;
+            cria_rope(ctx->q + i * q_dim, hp->n_head, (int32_t)hd, hp->n_rot, cs);
+            cria_rope(ctx->k + i * kv_dim, hp->n_head_kv, (int32_t)hd, hp->n_rot, cs);
+            vk->f32_to_f16(kv_dim, ctx->k + i * kv_dim, cria_kv_k(&ctx->kv, l, ctx->cells[i]));
+            vk->f32_to_f16(kv_dim, ctx->v + i * kv_dim, cria_kv_v(&ctx->kv, l, ctx->cells[i]));
+        }
+        attention(ctx, b, l, nth);
+        cria_matmul(vk, ctx->pool, nth, &L->wo, ctx->att, n, ctx->xb, scratch);
+        cria_add(n * d, ctx->x, ctx->xb);
+
+        /* feed-forward block */
+        for (int32_t i = 0; i < n; i++)
+            cria_rmsnorm(d, ctx->x + i * d, L->ffn_norm, hp->rms_eps, ctx->xb + i * d);
+        cria_matmul(vk, ctx->pool, nth, &L->w_gate, ctx->xb, n, ctx->hb, scratch);
+        cria_matmul(vk, ctx->pool, nth, &L->w_up, ctx->xb, n, ctx->hb2, scratch);
+        cria_swiglu(n * ff, ctx->hb, ctx->hb2);
+        cria_matmul(vk, ctx->pool, nth, &L->w_down, ctx->hb, n, ctx->xb, scratch);
+        cria_add(n * d, ctx->x, ctx->xb);
+    }
+
+    if (n_out == 0)
+        return;
+    for (int32_t i = 0; i < n; i++) {
+        if (ctx->out_row[i] >= 0)
+            cria_rmsnorm(d, ctx->x + i * d, m->output_norm, hp->rms_eps, ctx->out_x + ctx->out_row[i] * d);
+    }
+    cria_matmul(vk, ctx->pool, nth, &m->output, ctx->out_x, n_out, ctx->logits, scratch);
+}

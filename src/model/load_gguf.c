@@ -1,0 +1,237 @@
+/* Binds a GGUF file's llama-architecture metadata and tensors to the model. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/fp16.h"
+#include "model/model.h"
+
+/* Reads an integer key into *out; required keys that are missing are an error. */
+static cria_status get_int(const cria_gguf *g, const char *key, bool required, int32_t *out, cria_error *err)
+{
+    uint32_t v;
+    err->status = CRIA_OK;
+    if (cria_gguf_get_u32(g, key, &v, err)) {
+        if (v > INT32_MAX)
+            return cria_err_set(err, CRIA_ERR_FORMAT, "%s: metadata %s = %u is out of range", cria_gguf_name(g), key,
+                                v);
+        *out = (int32_t)v;
+        return CRIA_OK;
+    }
+    if (err->status != CRIA_OK)
+        return err->status;
+    if (required)
+        return cria_err_set(err, CRIA_ERR_FORMAT, "%s: missing required metadata key '%s'", cria_gguf_name(g), key);
+    return CRIA_OK;
+}
+
+static cria_status get_float(const cria_gguf *g, const char *key, bool required, float *out, cria_error *err)
+{
+    err->status = CRIA_OK;
+    if (cria_gguf_get_f32(g, key, out, err))
+        return CRIA_OK;
+    if (err->status != CRIA_OK)
+        return err->status;
+    if (required)
+        return cria_err_set(err, CRIA_ERR_FORMAT, "%s: missing required metadata key '%s'", cria_gguf_name(g), key);
+    return CRIA_OK;
+}
+
+static cria_status read_hparams(cria_model *m, const cria_gguf *g, cria_error *err)
+{
+    cria_hparams *hp = &m->hp;
+    char key[96];
+    const char *a = m->arch;
+    struct {
+        const char *suffix;
+        int32_t *dst;
+        bool required;
+    } ints[] = {
+        {"context_length", &hp->n_ctx_train, true},
+        {"embedding_length", &hp->n_embd, true},
+        {"block_count", &hp->n_layer, true},
+        {"feed_forward_length", &hp->n_ff, true},
+        {"attention.head_count", &hp->n_head, true},
+        {"attention.head_count_kv", &hp->n_head_kv, false},
+        {"rope.dimension_count", &hp->n_rot, false},
+    };
+    hp->n_head_kv = 0;
+    hp->n_rot = 0;
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        snprintf(key, sizeof key, "%s.%s", a, ints[i].suffix);
+        cria_status st = get_int(g, key, ints[i].required, ints[i].dst, err);
+        if (st != CRIA_OK)
+            return st;
+    }
+    if (hp->n_head_kv == 0)
+        hp->n_head_kv = hp->n_head;
+    hp->rope_freq_base = 10000.0f;
+    snprintf(key, sizeof key, "%s.rope.freq_base", a);
+    cria_status st = get_float(g, key, false, &hp->rope_freq_base, err);
+    if (st == CRIA_OK) {
+        snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a);
+        st = get_float(g, key, true, &hp->rms_eps, err);
+    }
+    return st;
+}
+
+/*
+ * Binds tensor `name` as a matrix of `rows` rows of `cols` elements. Missing
+ * tensors are an error unless optional (then w->data stays NULL).
+ */
+static cria_status bind_matrix(const cria_gguf *g, const char *name, int64_t cols, int64_t rows, bool optional,
+                               cria_weight *w, cria_error *err)
+{
+    const cria_gguf_tensor *t = cria_gguf_find_tensor(g, name);
+    const char *file = cria_gguf_name(g);
+    if (!t) {
+        if (optional)
+            return CRIA_OK;
+        return cria_err_set(err, CRIA_ERR_FORMAT, "%s: missing tensor '%s'", file, name);
+    }
+    bool shape_ok = t->ne[0] == (uint64_t)cols && t->ne[1] == (uint64_t)rows && t->ne[2] == 1 && t->ne[3] == 1;
+    if (!shape_ok)
+        return cria_err_set(err, CRIA_ERR_FORMAT,
+                            "%s: at byte %llu: tensor '%s' has shape [%llu, %llu, %llu, %llu], expected [%lld, %lld]",
+                            file, (unsigned long long)t->info_offset, name, (unsigned long long)t->ne[0],
+                            (unsigned long long)t->ne[1], (unsigned long long)t->ne[2], (unsigned long long)t->ne[3],
+                            (long long)cols, (long long)rows);
+    if (!cria_dtype_supported(t->type))
+        return cria_err_set(err, CRIA_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which cria cannot compute with yet",
+                            file, name, cria_dtype_name(t->type));
+    uint64_t row_bytes = 0;
+    cria_dtype_row_bytes(t->type, (uint64_t)cols, &row_bytes);
+    w->data = t->data;
+    w->type = t->type;
+    w->rows = rows;
+    w->cols = cols;
+    w->row_bytes = (size_t)row_bytes;
+    return CRIA_OK;
+}
+
+/* Binds a 1-D float vector of n elements, converting F16/BF16 into a buffer the model owns. */
+static cria_status bind_vector(cria_model *m, const cria_gguf *g, const char *name, int64_t n, const float **out,
+                               cria_error *err)
+{
+    cria_weight w = {0};
+    cria_status st = bind_matrix(g, name, n, 1, false, &w, err);
+    if (st != CRIA_OK)
+        return st;
+    if (w.type == CRIA_DTYPE_F32) {
+        *out = w.data;
+        return CRIA_OK;
+    }
+    float *buf = malloc((size_t)n * sizeof *buf);
+    if (!buf || !cria_model_own(m, buf))
+        return cria_err_set(err, CRIA_ERR_NOMEM, "%s: out of memory converting '%s'", cria_gguf_name(g), name);
+    const uint16_t *src = w.data;
+    for (int64_t i = 0; i < n; i++)
+        buf[i] = w.type == CRIA_DTYPE_F16 ? cria_fp16_to_f32(src[i]) : cria_bf16_to_f32(src[i]);
+    *out = buf;
+    return CRIA_OK;
+}
+
+static cria_status bind_layer(cria_model *m, const cria_gguf *g, int32_t l, cria_error *err)
+{
+    const cria_hparams *hp = &m->hp;
+    const int64_t d = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim;
+    const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim, ff = hp->n_ff;
+    cria_layer *L = &m->layers[l];
+    char name[96];
+    cria_status st;
+#define BIND_MAT(suffix, cols, rows, dst)                                         \
+    do {                                                                          \
+        snprintf(name, sizeof name, "blk.%d." suffix ".weight", (int)l);          \
+        if ((st = bind_matrix(g, name, cols, rows, false, dst, err)) != CRIA_OK)   \
+            return st;                                                            \
+    } while (0)
+    snprintf(name, sizeof name, "blk.%d.attn_norm.weight", (int)l);
+    if ((st = bind_vector(m, g, name, d, &L->attn_norm, err)) != CRIA_OK)
+        return st;
+    BIND_MAT("attn_q", d, q_dim, &L->wq);
+    BIND_MAT("attn_k", d, kv_dim, &L->wk);
+    BIND_MAT("attn_v", d, kv_dim, &L->wv);
+    BIND_MAT("attn_output", q_dim, d, &L->wo);
+    snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", (int)l);
+    if ((st = bind_vector(m, g, name, d, &L->ffn_norm, err)) != CRIA_OK)
+        return st;
+    BIND_MAT("ffn_gate", d, ff, &L->w_gate);
+    BIND_MAT("ffn_up", d, ff, &L->w_up);
+    BIND_MAT("ffn_down", ff, d, &L->w_down);
+#undef BIND_MAT
+    return CRIA_OK;
+}
+
+static char *str_dup_view(cria_gguf_str s)
+{
+    char *p = malloc(s.len + 1);
+    if (p) {
+        memcpy(p, s.ptr, s.len);
+        p[s.len] = '\0';
+    }
+    return p;
+}
+
+cria_status cria_model_load_gguf(cria_model *m, cria_gguf *g, cria_error *err)
+{
+    cria_error local;
+    if (!err)
+        err = &local;
+    m->gguf = g;
+    const char *file = cria_gguf_name(g);
+    cria_gguf_str s;
+    err->status = CRIA_OK;
+    if (!cria_gguf_get_str(g, "general.architecture", &s, err))
+        return err->status != CRIA_OK
+                   ? err->status
+                   : cria_err_set(err, CRIA_ERR_FORMAT, "%s: missing required metadata key 'general.architecture'",
+                                  file);
+    m->arch = str_dup_view(s);
+    if (!m->arch)
+        return cria_err_set(err, CRIA_ERR_NOMEM, "%s: out of memory", file);
+    if (strcmp(m->arch, "llama") != 0)
+        return cria_err_set(err, CRIA_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (cria runs: llama)",
+                            file, m->arch);
+    if (cria_gguf_get_str(g, "general.name", &s, NULL)) {
+        m->name = str_dup_view(s);
+    } else {
+        const char *slash = strrchr(file, '/');
+        m->name = strdup(slash ? slash + 1 : file);
+    }
+    if (!m->name)
+        return cria_err_set(err, CRIA_ERR_NOMEM, "%s: out of memory", file);
+
+    cria_status st = read_hparams(m, g, err);
+    if (st != CRIA_OK)
+        return st;
+    st = cria_vocab_load_gguf(g, &m->vocab, err);
+    if (st != CRIA_OK)
+        return st;
+    m->hp.n_vocab = cria_vocab_n_tokens(m->vocab);
+    st = cria_hparams_validate(&m->hp, file, err);
+    if (st != CRIA_OK)
+        return st;
+
+    const int64_t d = m->hp.n_embd;
+    st = bind_matrix(g, "token_embd.weight", d, m->hp.n_vocab, false, &m->tok_embd, err);
+    if (st == CRIA_OK)
+        st = bind_vector(m, g, "output_norm.weight", d, &m->output_norm, err);
+    if (st == CRIA_OK)
+        st = bind_matrix(g, "output.weight", d, m->hp.n_vocab, true, &m->output, err);
+    if (st != CRIA_OK)
+        return st;
+    if (!m->output.data) {
+        m->output = m->tok_embd;
+        m->tied_output = true;
+    }
+    m->layers = calloc((size_t)m->hp.n_layer, sizeof *m->layers);
+    if (!m->layers)
+        return cria_err_set(err, CRIA_ERR_NOMEM, "%s: out of memory", file);
+    for (int32_t l = 0; l < m->hp.n_layer; l++) {
+        st = bind_layer(m, g, l, err);
+        if (st != CRIA_OK)
+            return st;
+    }
+    return CRIA_OK;
+}

@@ -1,0 +1,169 @@
+#include "parallel/pool.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/error.h"
+
+/* Spin iterations before a worker sleeps; about 50 us of pause instructions. */
+enum { POOL_SPIN = 20000 };
+
+struct cria_pool {
+    int n_threads;
+    pthread_t *threads;
+    /* Written by the caller before bumping `generation`; read by workers after. */
+    cria_task_fn fn;
+    void *arg;
+    int nth;
+    _Alignas(64) atomic_uint generation;
+    _Alignas(64) atomic_int remaining; /* workers of the current region not yet done */
+    _Alignas(64) atomic_int stop;
+    atomic_int sleeping; /* workers inside futex_wait, so the caller skips the wake syscall when none */
+};
+
+typedef struct worker_arg {
+    cria_pool *pool;
+    int ith;
+} worker_arg;
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void futex_wait(atomic_uint *addr, unsigned expected)
+{
+    syscall(SYS_futex, (uint32_t *)(uintptr_t)addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake_all(atomic_uint *addr)
+{
+    syscall(SYS_futex, (uint32_t *)(uintptr_t)addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* Waits until the generation differs from seen; returns the new one. */
+static unsigned wait_generation(cria_pool *pool, unsigned seen)
+{
+    for (int i = 0; i < POOL_SPIN; i++) {
+        unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        if (g != seen)
+            return g;
+        cpu_relax();
+    }
+    for (;;) {
+        unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        if (g != seen)
+            return g;
+        /* seq_cst pairs with the caller's generation bump then sleeping load: one of us sees the other. */
+        atomic_fetch_add(&pool->sleeping, 1);
+        futex_wait(&pool->generation, seen);
+        atomic_fetch_sub(&pool->sleeping, 1);
+    }
+}
+
+static void *worker_main(void *p)
+{
+    worker_arg *wa = p;
+    cria_pool *pool = wa->pool;
+    int ith = wa->ith;
+    free(wa);
+    /* Regions count from generation 0, which may already be past by the time this thread runs. */
+    unsigned seen = 0;
+    for (;;) {
+        seen = wait_generation(pool, seen);
+        if (atomic_load_explicit(&pool->stop, memory_order_acquire))
+            return NULL;
+        if (ith < pool->nth)
+            pool->fn(pool->arg, ith, pool->nth);
+        atomic_fetch_sub_explicit(&pool->remaining, 1, memory_order_acq_rel);
+    }
+}
+
+cria_status cria_pool_init(int n_threads, cria_pool **out, cria_error *err)
+{
+    *out = NULL;
+    if (n_threads < 1 || n_threads > 1024)
+        return cria_err_set(err, CRIA_ERR_ARG, "thread count %d out of range 1..1024", n_threads);
+    cria_pool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for the thread pool");
+    pool->n_threads = n_threads;
+    atomic_init(&pool->generation, 0);
+    atomic_init(&pool->remaining, 0);
+    atomic_init(&pool->stop, 0);
+    atomic_init(&pool->sleeping, 0);
+    if (n_threads > 1) {
+        pool->threads = calloc((size_t)n_threads, sizeof *pool->threads);
+        if (!pool->threads) {
+            free(pool);
+            return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for the thread pool");
+        }
+    }
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        int rc = wa ? 0 : ENOMEM;
+        if (wa) {
+            wa->pool = pool;
+            wa->ith = i;
+            rc = pthread_create(&pool->threads[i], NULL, worker_main, wa);
+            if (rc)
+                free(wa);
+        }
+        if (rc) {
+            pool->n_threads = i; /* join only the ones started */
+            cria_pool_free(pool);
+            return cria_err_set(err, CRIA_ERR_NOMEM, "cannot start thread %d: %s", i, strerror(rc));
+        }
+    }
+    *out = pool;
+    return CRIA_OK;
+}
+
+void cria_pool_free(cria_pool *pool)
+{
+    if (!pool)
+        return;
+    if (pool->n_threads > 1) {
+        atomic_store_explicit(&pool->stop, 1, memory_order_release);
+        atomic_fetch_add_explicit(&pool->generation, 1, memory_order_acq_rel);
+        futex_wake_all(&pool->generation);
+        for (int i = 1; i < pool->n_threads; i++)
+            pthread_join(pool->threads[i], NULL);
+    }
+    free(pool->threads);
+    free(pool);
+}
+
+int cria_pool_size(const cria_pool *pool)
+{
+    return pool->n_threads;
+}
+
+void cria_pool_run(cria_pool *pool, int nth, cria_task_fn fn, void *arg)
+{
+    if (nth > pool->n_threads)
+        nth = pool->n_threads;
+    if (nth <= 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    pool->fn = fn;
+    pool->arg = arg;
+    pool->nth = nth;
+    /* Every worker checks in, even those with ith >= nth, so the next region never races a straggler. */
+    atomic_store_explicit(&pool->remaining, pool->n_threads - 1, memory_order_relaxed);
+    atomic_fetch_add(&pool->generation, 1);
+    if (atomic_load(&pool->sleeping) > 0)
+        futex_wake_all(&pool->generation);
+    fn(arg, 0, nth);
+    while (atomic_load_explicit(&pool->remaining, memory_order_acquire) > 0)
+        cpu_relax();
+}

@@ -1,0 +1,42 @@
+/*
+ * A persistent thread pool: n-1 workers plus the calling thread as worker 0.
+ * A parallel region publishes one task with an atomic generation counter;
+ * workers spin briefly on it, then sleep on a futex. Nothing is created or
+ * allocated per region.
+ */
+#ifndef CRIA_PARALLEL_POOL_H
+#define CRIA_PARALLEL_POOL_H
+
+#include <stdatomic.h>
+
+#include "cria.h"
+
+typedef struct cria_pool cria_pool;
+
+/* fn runs once per thread index ith in [0, nth). */
+typedef void (*cria_task_fn)(void *arg, int ith, int nth);
+
+/* Starts n_threads - 1 workers (n_threads >= 1). */
+cria_status cria_pool_init(int n_threads, cria_pool **out, cria_error *err);
+
+/* Stops and joins the workers. */
+void cria_pool_free(cria_pool *pool);
+
+int cria_pool_size(const cria_pool *pool);
+
+/*
+ * Runs fn(arg, ith, nth) for ith = 0..nth-1, ith 0 on the caller, and returns
+ * when all have finished. nth is clamped to [1, pool size]; nth == 1 calls fn
+ * directly with no synchronisation.
+ */
+void cria_pool_run(cria_pool *pool, int nth, cria_task_fn fn, void *arg);
+
+/* Splits [0, n) into nth near-equal static ranges; sets *lo, *hi for ith. */
+static inline void cria_split_range(long n, int ith, int nth, long *lo, long *hi)
+{
+    long base = n / nth, extra = n % nth;
+    *lo = ith * base + (ith < extra ? ith : extra);
+    *hi = *lo + base + (ith < extra ? 1 : 0);
+}
+
+#endif
