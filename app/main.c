@@ -12,6 +12,7 @@ static void usage(FILE *f)
                "\n"
                "commands:\n"
                "  run        generate text from a prompt (llama-cli style flags; cria run -h)\n"
+               "  synth      write a random-weight model of a real shape (cria synth -h)\n"
                "\n"
                "  cria --version    version, build and instruction sets\n"
                "  cria -h           this help\n");
@@ -41,6 +42,8 @@ int main(int argc, char **argv)
         return version();
     if (!strcmp(cmd, "run"))
         return cria_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "synth"))
+        return cria_cmd_synth(argc - 1, argv + 1);
     fprintf(stderr, "error: unknown command '%s'\n", cmd);
     usage(stderr);
     return 1;
