@@ -354,6 +354,16 @@ int cria_cmd_run(int argc, char **argv)
         goto done;
     }
     int32_t n_prompt = cria_tokenize(model, prompt, prompt_len, toks, cap, 1);
+    if (n_prompt < 0) { /* a vocabulary without a space token can need more ids than bytes */
+        cap = -n_prompt;
+        cria_token *grown = realloc(toks, (size_t)cap * sizeof *toks);
+        if (!grown) {
+            cria_app_error("out of memory for the prompt");
+            goto done;
+        }
+        toks = grown;
+        n_prompt = cria_tokenize(model, prompt, prompt_len, toks, cap, 1);
+    }
     if (n_prompt <= 0) {
         cria_app_error("cannot tokenize the prompt");
         goto done;
