@@ -5,6 +5,7 @@
 #ifndef CRIA_KERNELS_ATTENTION_H
 #define CRIA_KERNELS_ATTENTION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kernels/vec.h"
@@ -27,5 +28,20 @@ typedef struct cria_attn_layer {
  */
 void cria_attention_head(const cria_vec_kernels *k, const cria_attn_layer *a, int32_t head, int32_t seq, int32_t pos,
                          const float *q, float *out, float *scores, uint16_t *q16);
+
+/* Floats of scratch cria_attention needs (one buffer per thread). */
+size_t cria_attention_scratch_floats(const cria_attn_layer *a);
+
+/*
+ * The fast path, same semantics as cria_attention_head (the reference): one
+ * query token, the query heads of kv heads [kh0, kh1). q and out hold every
+ * head of the token (n_head * head_dim); only the heads of the range are
+ * read and written. Each cache cell is visited once per pass and converted
+ * from half precision once for all the heads that share it, and masked cells
+ * are dropped up front, so the cost is one pass over the valid keys and one
+ * over the valid values.
+ */
+void cria_attention(const cria_vec_kernels *k, const cria_attn_layer *a, int32_t kh0, int32_t kh1, int32_t seq,
+                    int32_t pos, const float *q, float *out, float *scratch);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "base/cpu.h"
 #include "base/error.h"
+#include "kernels/attention.h"
 #include "kernels/matmul.h"
 
 cria_context_params cria_context_default_params(void)
@@ -79,12 +80,14 @@ cria_status cria_context_init(cria_model *model, const cria_context_params *para
     ctx->hb = alloc_floats(nb * ff, &ok);
     ctx->hb2 = alloc_floats(nb * ff, &ok);
     ctx->rope_cs = alloc_floats(nb * (size_t)hp->n_rot, &ok);
-    ctx->scores = alloc_floats((size_t)nth * (size_t)p.n_ctx, &ok);
-    ctx->q16 = malloc((size_t)nth * hd * sizeof *ctx->q16);
+    const cria_attn_layer shape = {
+        .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim, .n_cells = p.n_ctx};
+    ctx->attn_scratch_floats = cria_attention_scratch_floats(&shape);
+    ctx->attn_scratch = alloc_floats((size_t)nth * ctx->attn_scratch_floats, &ok);
     ctx->cells = malloc(nb * sizeof *ctx->cells);
     ctx->out_row = malloc(nb * sizeof *ctx->out_row);
     ctx->mm_scratch = malloc(cria_matmul_scratch_bytes((int64_t)nb, (int64_t)widest_in));
-    if (!ok || !ctx->q16 || !ctx->cells || !ctx->out_row || !ctx->mm_scratch) {
+    if (!ok || !ctx->cells || !ctx->out_row || !ctx->mm_scratch) {
         cria_context_free(ctx);
         return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for a context of %d tokens, batch %d", p.n_ctx,
                             p.n_batch);
@@ -108,8 +111,7 @@ void cria_context_free(cria_context *ctx)
     free(ctx->hb);
     free(ctx->hb2);
     free(ctx->rope_cs);
-    free(ctx->scores);
-    free(ctx->q16);
+    free(ctx->attn_scratch);
     free(ctx->cells);
     free(ctx->out_row);
     free(ctx->mm_scratch);

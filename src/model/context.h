@@ -24,8 +24,8 @@ struct cria_context {
     float *rope_cs; /* [n_batch][n_rot] cos/sin pairs */
     int32_t *cells; /* cache cell of each batch token */
     void *mm_scratch;
-    float *scores;  /* [threads][n_ctx] attention scores */
-    uint16_t *q16;  /* [threads][head_dim] */
+    float *attn_scratch;       /* [threads][attn_scratch_floats] */
+    size_t attn_scratch_floats;
 
     /* Output rows of the last decode. */
     float *logits;       /* [n_out][n_vocab] */

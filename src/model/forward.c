@@ -18,28 +18,28 @@ typedef struct attention_task {
     cria_context *ctx;
     const cria_batch *batch;
     cria_attn_layer layer;
+    int32_t kv_per_item; /* kv heads per work item: all of them on one thread, one each when shared */
     atomic_long next;
 } attention_task;
 
-/* One (token, head) pair per work item, handed out through an atomic counter. */
+/* Work items are (token, block of kv heads), handed out through an atomic counter. */
 static void attention_worker(void *arg, int ith, int nth)
 {
     (void)nth;
     attention_task *t = arg;
     cria_context *ctx = t->ctx;
     const cria_hparams *hp = &ctx->model->hp;
-    const long n_items = (long)t->batch->n_tokens * hp->n_head;
-    float *scores = ctx->scores + (size_t)ith * (size_t)ctx->params.n_ctx;
-    uint16_t *q16 = ctx->q16 + (size_t)ith * (size_t)hp->head_dim;
+    const int32_t blocks = hp->n_head_kv / t->kv_per_item;
+    const long n_items = (long)t->batch->n_tokens * blocks;
+    float *scratch = ctx->attn_scratch + (size_t)ith * ctx->attn_scratch_floats;
     const int64_t q_dim = (int64_t)hp->n_head * hp->head_dim;
     for (;;) {
         long item = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
         if (item >= n_items)
             break;
-        const int32_t i = (int32_t)(item / hp->n_head), h = (int32_t)(item % hp->n_head);
-        const int64_t off = i * q_dim + (int64_t)h * hp->head_dim;
-        cria_attention_head(ctx->vk, &t->layer, h, t->batch->seq_id[i], t->batch->pos[i], ctx->q + off,
-                            ctx->att + off, scores, q16);
+        const int32_t i = (int32_t)(item / blocks), kh0 = (int32_t)(item % blocks) * t->kv_per_item;
+        cria_attention(ctx->vk, &t->layer, kh0, kh0 + t->kv_per_item, t->batch->seq_id[i], t->batch->pos[i],
+                       ctx->q + i * q_dim, ctx->att + i * q_dim, scratch);
     }
 }
 
@@ -60,9 +60,10 @@ static void attention(cria_context *ctx, const cria_batch *b, int32_t layer, int
             .cell_seq = ctx->kv.seq,
             .scale = 1.0f / sqrtf((float)hp->head_dim),
         },
+        .kv_per_item = nth > 1 && b->n_tokens < nth ? 1 : hp->n_head_kv,
     };
     atomic_init(&t.next, 0);
-    const long items = (long)b->n_tokens * hp->n_head;
+    const long items = (long)b->n_tokens * (hp->n_head_kv / t.kv_per_item);
     cria_pool_run(ctx->pool, items < nth ? (int)items : nth, attention_worker, &t);
 }
 
