@@ -89,7 +89,8 @@ test: deps
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 test
 
-fuzz: deps
+fuzz:
+	@CRIA_FUZZ_DEPS=1 scripts/deps.sh
 	@scripts/fuzz.sh
 
 clean:

@@ -22,7 +22,8 @@ struct cria_pool {
     void *arg;
     int nth;
     _Alignas(64) atomic_uint generation;
-    _Alignas(64) atomic_int remaining; /* workers of the current region not yet done */
+    _Alignas(64) atomic_uint remaining; /* workers of the current region not yet done */
+    atomic_int caller_sleeping;         /* the caller waits in futex_wait on `remaining` */
     _Alignas(64) atomic_int stop;
     atomic_int sleeping; /* workers inside futex_wait, so the caller skips the wake syscall when none */
 };
@@ -83,7 +84,9 @@ static void *worker_main(void *p)
             return NULL;
         if (ith < pool->nth)
             pool->fn(pool->arg, ith, pool->nth);
-        atomic_fetch_sub_explicit(&pool->remaining, 1, memory_order_acq_rel);
+        /* The last one wakes a caller that gave up spinning (seq_cst: pairs with the caller's flag). */
+        if (atomic_fetch_sub(&pool->remaining, 1) == 1 && atomic_load(&pool->caller_sleeping))
+            futex_wake_all(&pool->remaining);
     }
 }
 
@@ -98,6 +101,7 @@ cria_status cria_pool_init(int n_threads, cria_pool **out, cria_error *err)
     pool->n_threads = n_threads;
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->remaining, 0);
+    atomic_init(&pool->caller_sleeping, 0);
     atomic_init(&pool->stop, 0);
     atomic_init(&pool->sleeping, 0);
     if (n_threads > 1) {
@@ -147,6 +151,28 @@ int cria_pool_size(const cria_pool *pool)
     return pool->n_threads;
 }
 
+/*
+ * Waits for the workers of the current region: spins first (the common case
+ * is a few microseconds), then sleeps, so an oversubscribed machine does not
+ * burn the core a late worker needs.
+ */
+static void wait_done(cria_pool *pool)
+{
+    for (int i = 0; i < POOL_SPIN; i++) {
+        if (atomic_load_explicit(&pool->remaining, memory_order_acquire) == 0)
+            return;
+        cpu_relax();
+    }
+    atomic_store(&pool->caller_sleeping, 1);
+    for (;;) {
+        unsigned left = atomic_load(&pool->remaining);
+        if (left == 0)
+            break;
+        futex_wait(&pool->remaining, left);
+    }
+    atomic_store(&pool->caller_sleeping, 0);
+}
+
 void cria_pool_run(cria_pool *pool, int nth, cria_task_fn fn, void *arg)
 {
     if (nth > pool->n_threads)
@@ -159,11 +185,10 @@ void cria_pool_run(cria_pool *pool, int nth, cria_task_fn fn, void *arg)
     pool->arg = arg;
     pool->nth = nth;
     /* Every worker checks in, even those with ith >= nth, so the next region never races a straggler. */
-    atomic_store_explicit(&pool->remaining, pool->n_threads - 1, memory_order_relaxed);
+    atomic_store_explicit(&pool->remaining, (unsigned)pool->n_threads - 1, memory_order_relaxed);
     atomic_fetch_add(&pool->generation, 1);
     if (atomic_load(&pool->sleeping) > 0)
         futex_wake_all(&pool->generation);
     fn(arg, 0, nth);
-    while (atomic_load_explicit(&pool->remaining, memory_order_acquire) > 0)
-        cpu_relax();
+    wait_done(pool);
 }
