@@ -323,6 +323,57 @@ static void test_two_sequences_in_one_batch(void **state)
     cria_model_free(m);
 }
 
+/*
+ * A llama2.c checkpoint with a negative vocab size carries its own classifier
+ * after the weights. Rewrite stories260K.bin that way (classifier = a copy of
+ * the embedding): the logits must not change, and the model reports an
+ * untied output.
+ */
+static void test_llama2c_unshared_classifier(void **state)
+{
+    (void)state;
+    if (!test_have("models/stories260K.bin") || !test_have("models/tok512.bin"))
+        skip();
+    size_t size = 0;
+    char *bin = test_read_file(test_shared("models/stories260K.bin"), &size);
+    assert_non_null(bin);
+    int32_t hdr[7];
+    memcpy(hdr, bin, sizeof hdr);
+    const size_t emb_bytes = (size_t)hdr[5] * (size_t)hdr[0] * sizeof(float);
+    char *out = malloc(size + emb_bytes);
+    assert_non_null(out);
+    memcpy(out, bin, size);
+    memcpy(out + size, bin + sizeof hdr, emb_bytes);
+    int32_t neg = -hdr[5];
+    memcpy(out + 5 * sizeof(int32_t), &neg, sizeof neg);
+    const char *path = test_tmp_path(".bin");
+    assert_true(test_write_file(path, out, size + emb_bytes));
+
+    cria_model_params mp = cria_model_default_params();
+    mp.vocab_path = test_shared("models/tok512.bin");
+    cria_model *m = NULL, *ref = load_model("models/stories260K.bin", "models/tok512.bin");
+    cria_error err;
+    assert_int_equal(cria_model_load(path, &mp, &m, &err), CRIA_OK);
+    cria_model_info mi;
+    cria_model_get_info(m, &mi);
+    assert_false(mi.tied_output);
+    const cria_token ids[5] = {1, 403, 407, 261, 378};
+    float *a = logits_after(ref, ids, 5, 5), *b = logits_after(m, ids, 5, 5);
+    assert_memory_equal(a, b, 512 * sizeof(float));
+    /* One byte short of the classifier: a clear size error. */
+    assert_true(test_write_file(path, out, size + emb_bytes - 1));
+    cria_model *bad = NULL;
+    assert_int_equal(cria_model_load(path, &mp, &bad, &err), CRIA_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "truncated"));
+    remove(path);
+    free(a);
+    free(b);
+    free(out);
+    free(bin);
+    cria_model_free(m);
+    cria_model_free(ref);
+}
+
 static void test_context_full_is_an_error(void **state)
 {
     (void)state;
@@ -365,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_f16_gguf),
         cmocka_unit_test(test_batch_equals_sequential),
         cmocka_unit_test(test_two_sequences_in_one_batch),
+        cmocka_unit_test(test_llama2c_unshared_classifier),
         cmocka_unit_test(test_context_full_is_an_error),
     };
     return cmocka_run_group_tests_name("golden", tests, NULL, NULL);
