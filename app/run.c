@@ -329,7 +329,8 @@ int cria_cmd_run(int argc, char **argv)
     cp.n_threads = o.n_threads;
     cp.n_threads_batch = o.n_threads_batch;
     if (cria_context_init(model, &cp, &ctx, &err) != CRIA_OK) {
-        cria_app_error("%s", err.msg);
+        cria_app_error("%s: %s%s", o.model, err.msg,
+                       o.n_ctx == 0 ? " (the default context is the model's training context: give a smaller -c)" : "");
         goto done;
     }
     tm.t_load = cria_time_us() - tm.t_start;

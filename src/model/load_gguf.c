@@ -225,6 +225,10 @@ cria_status cria_model_load_gguf(cria_model *m, cria_gguf *g, cria_error *err)
         m->output = m->tok_embd;
         m->tied_output = true;
     }
+    /* Every block has tensors: refuse a block count the file cannot hold before it sizes an allocation. */
+    if ((uint64_t)m->hp.n_layer > cria_gguf_n_tensors(g))
+        return cria_err_set(err, CRIA_ERR_FORMAT, "%s: block count %d is impossible: the file has only %llu tensors",
+                            file, m->hp.n_layer, (unsigned long long)cria_gguf_n_tensors(g));
     m->layers = calloc((size_t)m->hp.n_layer, sizeof *m->layers);
     if (!m->layers)
         return cria_err_set(err, CRIA_ERR_NOMEM, "%s: out of memory", file);
