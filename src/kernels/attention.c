@@ -123,11 +123,12 @@ void cria_attention(const cria_vec_kernels *k, const cria_attn_layer *a, int32_t
         float *s = sc + (int64_t)h * nv, max = -INFINITY;
         for (int32_t j = 0; j < nv; j++)
             max = s[j] > max ? s[j] : max;
+        for (int32_t j = 0; j < nv; j++)
+            s[j] -= max;
+        k->exp_f32(nv, s, s);
         double sum = 0.0;
-        for (int32_t j = 0; j < nv; j++) {
-            s[j] = expf(s[j] - max);
+        for (int32_t j = 0; j < nv; j++)
             sum += (double)s[j];
-        }
         const float inv = (float)(1.0 / sum);
         for (int32_t j = 0; j < nv; j++)
             s[j] *= inv;

@@ -27,6 +27,10 @@ typedef struct cria_vec_kernels {
     void (*f16_to_f32)(int64_t n, const uint16_t *x, float *y);
     void (*f32_to_bf16)(int64_t n, const float *x, uint16_t *y);
     void (*bf16_to_f32)(int64_t n, const uint16_t *x, float *y);
+    /* y[i] = exp(x[i]); y may alias x. SIMD versions are within 2 ulp of libm's expf. */
+    void (*exp_f32)(int64_t n, const float *x, float *y);
+    /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] */
+    void (*swiglu_f32)(int64_t n, float *g, const float *u);
 } cria_vec_kernels;
 
 extern const cria_vec_kernels cria_vec_scalar;

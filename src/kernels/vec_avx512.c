@@ -1,5 +1,6 @@
 /* AVX-512 kernels (F/BW/VL/DQ, BF16; compiled with the AVX-512 flags). Tested against vec_scalar.c. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "base/fp16.h"
 #include "kernels/vec.h"
@@ -141,6 +142,51 @@ static void bf16_to_f32(int64_t n, const uint16_t *x, float *y)
         y[i] = cria_bf16_to_f32(x[i]);
 }
 
+/* exp as in vec_avx2.c (range reduction by ln 2, degree-7 polynomial), sixteen lanes, scalef for 2^n. */
+static __m512 exp512(__m512 x)
+{
+    const __m512 hi = _mm512_set1_ps(88.72283f), lo = _mm512_set1_ps(-103.97208f);
+    __m512 xc = _mm512_max_ps(_mm512_min_ps(x, hi), lo);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), xc);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512 y = _mm512_scalef_ps(p, n);
+    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), _mm512_set1_ps(INFINITY));
+    return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+}
+
+static void exp_f32(int64_t n, const float *x, float *y)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, exp512(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, exp512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+static void swiglu_f32(int64_t n, float *g, const float *u)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, g + i);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
+        __m512 silu = _mm512_div_ps(v, _mm512_add_ps(one, e));
+        _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, u + i)));
+    }
+}
+
 const cria_vec_kernels cria_vec_avx512 = {
     .isa = CRIA_ISA_AVX512,
     .dot_f32 = dot_f32,
@@ -152,4 +198,6 @@ const cria_vec_kernels cria_vec_avx512 = {
     .f16_to_f32 = f16_to_f32,
     .f32_to_bf16 = f32_to_bf16,
     .bf16_to_f32 = bf16_to_f32,
+    .exp_f32 = exp_f32,
+    .swiglu_f32 = swiglu_f32,
 };

@@ -1,4 +1,6 @@
 /* The reference kernels: plain loops, the specification for the SIMD files. */
+#include <math.h>
+
 #include "base/fp16.h"
 #include "kernels/vec.h"
 
@@ -62,6 +64,18 @@ static void bf16_to_f32(int64_t n, const uint16_t *x, float *y)
         y[i] = cria_bf16_to_f32(x[i]);
 }
 
+static void exp_f32(int64_t n, const float *x, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = expf(x[i]);
+}
+
+static void swiglu_f32(int64_t n, float *g, const float *u)
+{
+    for (int64_t i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 const cria_vec_kernels cria_vec_scalar = {
     .isa = CRIA_ISA_SCALAR,
     .dot_f32 = dot_f32,
@@ -73,4 +87,6 @@ const cria_vec_kernels cria_vec_scalar = {
     .f16_to_f32 = f16_to_f32,
     .f32_to_bf16 = f32_to_bf16,
     .bf16_to_f32 = bf16_to_f32,
+    .exp_f32 = exp_f32,
+    .swiglu_f32 = swiglu_f32,
 };

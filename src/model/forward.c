@@ -126,7 +126,7 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
             cria_rmsnorm(d, ctx->x + i * d, L->ffn_norm, hp->rms_eps, ctx->xb + i * d);
         cria_matmul(vk, ctx->pool, nth, &L->w_gate, ctx->xb, n, ctx->hb, scratch);
         cria_matmul(vk, ctx->pool, nth, &L->w_up, ctx->xb, n, ctx->hb2, scratch);
-        cria_swiglu(n * ff, ctx->hb, ctx->hb2);
+        vk->swiglu_f32(n * ff, ctx->hb, ctx->hb2);
         cria_matmul(vk, ctx->pool, nth, &L->w_down, ctx->hb, n, ctx->xb, scratch);
         cria_add(n * d, ctx->x, ctx->xb);
     }
