@@ -1,0 +1,63 @@
+/*
+ * Quantized tensor types: one const row of traits per type and ISA level
+ * (block geometry, the activation type its dot product takes, and the
+ * kernels), as ggml's type_traits table. The scalar rows (quant.c, with the
+ * formats in quant_legacy.c, quant_k.c, quant_ternary.c) are the reference;
+ * quant_avx2.c and quant_avx512.c replace the kernels they speed up and keep
+ * the scalar ones for the rest.
+ *
+ * A matmul of a weight of type W quantizes each activation row once to
+ * traits(W)->vec_dot_type (Q8_0 for the 32-blocks, Q8_1 for Q4_1/Q5_1, Q8_K
+ * for the K-quants and ternary types), as llama.cpp does, so the integer
+ * dot products and therefore the results agree with it.
+ */
+#ifndef CRIA_QUANT_QUANT_H
+#define CRIA_QUANT_QUANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/cpu.h"
+#include "base/dtype.h"
+#include "base/error.h"
+
+/*
+ * Kernels of one type. n is the element count, a multiple of the block
+ * (callers check it; cria_quantize_row below checks for them).
+ */
+typedef void (*cria_from_float_fn)(const float *x, void *y, int64_t n);
+typedef void (*cria_to_float_fn)(const void *x, float *y, int64_t n);
+/* sum over i < n of w[i] * a[i]: w a row of the weight type, a of vec_dot_type. */
+typedef float (*cria_vec_dot_fn)(int64_t n, const void *w, const void *a);
+
+typedef struct cria_quant_traits {
+    cria_dtype type;
+    int32_t block;       /* elements per block */
+    size_t block_bytes;  /* bytes per block */
+    cria_dtype vec_dot_type;
+    cria_from_float_fn from_float;
+    cria_to_float_fn to_float;
+    cria_vec_dot_fn vec_dot; /* NULL for activation-only types (Q8_K, Q8_1) */
+} cria_quant_traits;
+
+/* True for the block types this module implements. */
+bool cria_quant_is_quantized(cria_dtype t);
+
+/* The traits of type t at ISA level isa, or NULL when t is not a quantized type. */
+const cria_quant_traits *cria_quant_traits_for(cria_dtype t, cria_isa isa);
+
+/*
+ * Quantizes n floats into type t (scalar reference). Fails with CRIA_ERR_ARG
+ * when t is not a quantized type or n is not a multiple of its block.
+ * Defined for any input: NaN counts as 0; +-Inf and magnitudes beyond 1e30
+ * are clamped to +-1e30, and a half-precision block scale that would
+ * overflow saturates at 65504, so such blocks decode to the largest values
+ * the format can hold, with the input's sign.
+ */
+cria_status cria_quantize_row(cria_dtype t, const float *x, void *y, int64_t n, cria_error *err);
+
+/* Dequantizes n elements of type t into y; the same checks as cria_quantize_row. */
+cria_status cria_dequantize_row(cria_dtype t, const void *x, float *y, int64_t n, cria_error *err);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * Inside the quant module: the scalar reference kernels (so the ISA tables
+ * can reuse the ones they do not replace), the per-ISA tables, and small
+ * helpers every format shares.
+ */
+#ifndef CRIA_QUANT_QUANT_IMPL_H
+#define CRIA_QUANT_QUANT_IMPL_H
+
+#include <math.h>
+
+#include "base/fp16.h"
+#include "quant/blocks.h"
+#include "quant/quant.h"
+
+/* Inputs are clamped to this magnitude before quantizing (see cria_quantize_row). */
+#define QUANT_INPUT_LIMIT 1e30f
+
+/* NaN -> 0, +-Inf and beyond the limit -> +-limit. */
+static inline float quant_clean(float v)
+{
+    if (v != v)
+        return 0.0f;
+    if (v > QUANT_INPUT_LIMIT)
+        return QUANT_INPUT_LIMIT;
+    if (v < -QUANT_INPUT_LIMIT)
+        return -QUANT_INPUT_LIMIT;
+    return v;
+}
+
+/* Copies n inputs through quant_clean. */
+static inline void quant_clean_block(const float *x, float *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = quant_clean(x[i]);
+}
+
+/* float -> half, saturating at +-65504 instead of overflowing to infinity. */
+static inline uint16_t quant_half(float f)
+{
+    if (f > 65504.0f)
+        f = 65504.0f;
+    else if (f < -65504.0f)
+        f = -65504.0f;
+    return cria_f32_to_fp16(f);
+}
+
+static inline float quant_f32(uint16_t h)
+{
+    return cria_fp16_to_f32(h);
+}
+
+/* Round to nearest, ties to even (the default rounding mode), as ggml's nearest_int. */
+static inline int quant_nearest(float f)
+{
+    return (int)lrintf(f);
+}
+
+/*
+ * The six-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K block's
+ * 12 scale bytes: sub-blocks 0..3 keep theirs in the low 6 bits of bytes j
+ * and j+4; sub-blocks 4..7 keep the low 4 bits in byte j+4's nibbles and the
+ * top 2 bits in the spare top bits of bytes j-4 and j.
+ */
+static inline void quant_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Q3_K's 16 signed scales (-32..31) unpacked from its 12 scale bytes. */
+void quant_q3k_scales(const uint8_t *packed, int8_t out[16]);
+
+/* quant_legacy.c */
+void quant_q8_0_from_float(const float *x, void *y, int64_t n);
+void quant_q8_0_to_float(const void *x, float *y, int64_t n);
+float quant_q8_0_dot(int64_t n, const void *w, const void *a);
+void quant_q8_1_from_float(const float *x, void *y, int64_t n);
+void quant_q8_1_to_float(const void *x, float *y, int64_t n);
+void quant_q4_0_from_float(const float *x, void *y, int64_t n);
+void quant_q4_0_to_float(const void *x, float *y, int64_t n);
+float quant_q4_0_dot(int64_t n, const void *w, const void *a);
+void quant_q4_1_from_float(const float *x, void *y, int64_t n);
+void quant_q4_1_to_float(const void *x, float *y, int64_t n);
+float quant_q4_1_dot(int64_t n, const void *w, const void *a);
+void quant_q5_0_from_float(const float *x, void *y, int64_t n);
+void quant_q5_0_to_float(const void *x, float *y, int64_t n);
+float quant_q5_0_dot(int64_t n, const void *w, const void *a);
+void quant_q5_1_from_float(const float *x, void *y, int64_t n);
+void quant_q5_1_to_float(const void *x, float *y, int64_t n);
+float quant_q5_1_dot(int64_t n, const void *w, const void *a);
+
+/* quant_k.c */
+void quant_q8_k_from_float(const float *x, void *y, int64_t n);
+void quant_q8_k_to_float(const void *x, float *y, int64_t n);
+void quant_q2_k_from_float(const float *x, void *y, int64_t n);
+void quant_q2_k_to_float(const void *x, float *y, int64_t n);
+float quant_q2_k_dot(int64_t n, const void *w, const void *a);
+void quant_q3_k_from_float(const float *x, void *y, int64_t n);
+void quant_q3_k_to_float(const void *x, float *y, int64_t n);
+float quant_q3_k_dot(int64_t n, const void *w, const void *a);
+void quant_q4_k_from_float(const float *x, void *y, int64_t n);
+void quant_q4_k_to_float(const void *x, float *y, int64_t n);
+float quant_q4_k_dot(int64_t n, const void *w, const void *a);
+void quant_q5_k_from_float(const float *x, void *y, int64_t n);
+void quant_q5_k_to_float(const void *x, float *y, int64_t n);
+float quant_q5_k_dot(int64_t n, const void *w, const void *a);
+void quant_q6_k_from_float(const float *x, void *y, int64_t n);
+void quant_q6_k_to_float(const void *x, float *y, int64_t n);
+float quant_q6_k_dot(int64_t n, const void *w, const void *a);
+
+/* quant_ternary.c */
+void quant_tq1_0_from_float(const float *x, void *y, int64_t n);
+void quant_tq1_0_to_float(const void *x, float *y, int64_t n);
+float quant_tq1_0_dot(int64_t n, const void *w, const void *a);
+void quant_tq2_0_from_float(const float *x, void *y, int64_t n);
+void quant_tq2_0_to_float(const void *x, float *y, int64_t n);
+float quant_tq2_0_dot(int64_t n, const void *w, const void *a);
+
+/* One table per ISA level, indexed by type id; rows of non-quantized ids are zero. */
+extern const cria_quant_traits cria_quant_scalar[CRIA_DTYPE_COUNT];
+extern const cria_quant_traits cria_quant_avx2[CRIA_DTYPE_COUNT];
+extern const cria_quant_traits cria_quant_avx512[CRIA_DTYPE_COUNT];
+
+#endif
