@@ -58,6 +58,12 @@ cria_status cria_context_init(cria_model *model, const cria_context_params *para
     ctx->model = model;
     ctx->params = p;
     ctx->vk = cria_vec_for(cria_isa_active());
+    ctx->thresholds = cria_thresholds_default();
+    const char *spec = getenv("CRIA_THRESHOLDS");
+    if (spec && cria_thresholds_parse(&ctx->thresholds, spec, err) != CRIA_OK) {
+        free(ctx);
+        return err ? err->status : CRIA_ERR_ARG;
+    }
     const int nth = p.n_threads > p.n_threads_batch ? p.n_threads : p.n_threads_batch;
     const size_t nb = (size_t)p.n_batch, d = (size_t)hp->n_embd, hd = (size_t)hp->head_dim;
     const size_t q_dim = (size_t)hp->n_head * hd, kv_dim = (size_t)hp->n_head_kv * hd, ff = (size_t)hp->n_ff;

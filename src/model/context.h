@@ -6,6 +6,7 @@
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "parallel/pool.h"
+#include "parallel/threshold.h"
 
 struct cria_context {
     const cria_model *model;
@@ -13,6 +14,7 @@ struct cria_context {
     const cria_vec_kernels *vk;
     cria_pool *pool;
     cria_kv_cache kv;
+    cria_thresholds thresholds;
 
     /* Activations of up to n_batch tokens, row-major per token. */
     float *x;       /* residual stream [n_batch][n_embd] */

@@ -13,6 +13,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/context.h"
+#include "quant/quant.h"
 
 typedef struct attention_task {
     cria_context *ctx;
@@ -60,11 +61,21 @@ static void attention(cria_context *ctx, const cria_batch *b, int32_t layer, int
             .cell_seq = ctx->kv.seq,
             .scale = 1.0f / sqrtf((float)hp->head_dim),
         },
-        .kv_per_item = nth > 1 && b->n_tokens < nth ? 1 : hp->n_head_kv,
     };
     atomic_init(&t.next, 0);
+    const int64_t work = (int64_t)b->n_tokens * hp->n_head * ctx->kv.n_active * hp->head_dim;
+    nth = cria_threads_for(&ctx->thresholds, CRIA_OP_ATTENTION, work, nth);
+    t.kv_per_item = nth > 1 && b->n_tokens < nth ? 1 : hp->n_head_kv;
     const long items = (long)b->n_tokens * (hp->n_head_kv / t.kv_per_item);
     cria_pool_run(ctx->pool, items < nth ? (int)items : nth, attention_worker, &t);
+}
+
+/* A matmul on as many of nth threads as its size pays for. */
+static void matmul(cria_context *ctx, int nth, const cria_weight *w, const float *x, int64_t n, float *y, void *scratch)
+{
+    const int64_t work = w->rows * w->cols * n;
+    nth = cria_threads_for(&ctx->thresholds, CRIA_OP_MATMUL, work, nth);
+    cria_matmul(ctx->vk, ctx->pool, nth, w, x, n, y, scratch);
 }
 
 /* Copies the embedding row of each token into the residual stream. */
@@ -78,9 +89,12 @@ static void embed(cria_context *ctx, const cria_batch *b)
         switch (e->type) {
         case CRIA_DTYPE_F16: ctx->vk->f16_to_f32(d, row, dst); break;
         case CRIA_DTYPE_BF16: ctx->vk->bf16_to_f32(d, row, dst); break;
-        default:
+        case CRIA_DTYPE_F32:
             for (int64_t j = 0; j < d; j++)
                 dst[j] = ((const float *)row)[j];
+            break;
+        default: /* a block type: the loader only binds types src/quant can dequantize */
+            cria_quant_traits_for(e->type, ctx->vk->isa)->to_float(row, dst, d);
             break;
         }
     }
@@ -107,9 +121,9 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         /* attention block */
         for (int32_t i = 0; i < n; i++)
             cria_rmsnorm(d, ctx->x + i * d, L->attn_norm, hp->rms_eps, ctx->xb + i * d);
-        cria_matmul(vk, ctx->pool, nth, &L->wq, ctx->xb, n, ctx->q, scratch);
-        cria_matmul(vk, ctx->pool, nth, &L->wk, ctx->xb, n, ctx->k, scratch);
-        cria_matmul(vk, ctx->pool, nth, &L->wv, ctx->xb, n, ctx->v, scratch);
+        matmul(ctx, nth, &L->wq, ctx->xb, n, ctx->q, scratch);
+        matmul(ctx, nth, &L->wk, ctx->xb, n, ctx->k, scratch);
+        matmul(ctx, nth, &L->wv, ctx->xb, n, ctx->v, scratch);
         for (int32_t i = 0; i < n; i++) {
             const float *cs = ctx->rope_cs + (int64_t)i * hp->n_rot;
             cria_rope(ctx->q + i * q_dim, hp->n_head, (int32_t)hd, hp->n_rot, cs);
@@ -118,16 +132,16 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
             vk->f32_to_f16(kv_dim, ctx->v + i * kv_dim, cria_kv_v(&ctx->kv, l, ctx->cells[i]));
         }
         attention(ctx, b, l, nth);
-        cria_matmul(vk, ctx->pool, nth, &L->wo, ctx->att, n, ctx->xb, scratch);
+        matmul(ctx, nth, &L->wo, ctx->att, n, ctx->xb, scratch);
         cria_add(n * d, ctx->x, ctx->xb);
 
         /* feed-forward block */
         for (int32_t i = 0; i < n; i++)
             cria_rmsnorm(d, ctx->x + i * d, L->ffn_norm, hp->rms_eps, ctx->xb + i * d);
-        cria_matmul(vk, ctx->pool, nth, &L->w_gate, ctx->xb, n, ctx->hb, scratch);
-        cria_matmul(vk, ctx->pool, nth, &L->w_up, ctx->xb, n, ctx->hb2, scratch);
+        matmul(ctx, nth, &L->w_gate, ctx->xb, n, ctx->hb, scratch);
+        matmul(ctx, nth, &L->w_up, ctx->xb, n, ctx->hb2, scratch);
         vk->swiglu_f32(n * ff, ctx->hb, ctx->hb2);
-        cria_matmul(vk, ctx->pool, nth, &L->w_down, ctx->hb, n, ctx->xb, scratch);
+        matmul(ctx, nth, &L->w_down, ctx->hb, n, ctx->xb, scratch);
         cria_add(n * d, ctx->x, ctx->xb);
     }
 
@@ -137,5 +151,5 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         if (ctx->out_row[i] >= 0)
             cria_rmsnorm(d, ctx->x + i * d, m->output_norm, hp->rms_eps, ctx->out_x + ctx->out_row[i] * d);
     }
-    cria_matmul(vk, ctx->pool, nth, &m->output, ctx->out_x, n_out, ctx->logits, scratch);
+    matmul(ctx, nth, &m->output, ctx->out_x, n_out, ctx->logits, scratch);
 }

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +13,18 @@
 
 #include "base/error.h"
 
-/* Spin iterations before a worker sleeps; about 50 us of pause instructions. */
-enum { POOL_SPIN = 20000 };
+/*
+ * Spin iterations before a waiting thread sleeps (a few hundred microseconds
+ * of pause instructions), and how often a spinning thread yields its core in
+ * case a thread with work is queued behind it. A pool with more threads than
+ * CPUs does not spin at all: a spinning thread would take the core a thread
+ * with work needs.
+ */
+enum { POOL_SPIN = 20000, POOL_YIELD_EVERY = 1024 };
 
 struct cria_pool {
     int n_threads;
+    int spin; /* iterations to spin before sleeping */
     pthread_t *threads;
     /* Written by the caller before bumping `generation`; read by workers after. */
     cria_task_fn fn;
@@ -40,6 +49,15 @@ static void cpu_relax(void)
 #endif
 }
 
+/* One step of a spin loop: a pause, and now and then a yield to a queued thread. */
+static void spin_pause(int i)
+{
+    if (i % POOL_YIELD_EVERY == POOL_YIELD_EVERY - 1)
+        sched_yield();
+    else
+        cpu_relax();
+}
+
 static void futex_wait(atomic_uint *addr, unsigned expected)
 {
     syscall(SYS_futex, (uint32_t *)(uintptr_t)addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
@@ -53,11 +71,11 @@ static void futex_wake_all(atomic_uint *addr)
 /* Waits until the generation differs from seen; returns the new one. */
 static unsigned wait_generation(cria_pool *pool, unsigned seen)
 {
-    for (int i = 0; i < POOL_SPIN; i++) {
+    for (int i = 0; i < pool->spin; i++) {
         unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
         if (g != seen)
             return g;
-        cpu_relax();
+        spin_pause(i);
     }
     for (;;) {
         unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
@@ -99,6 +117,9 @@ cria_status cria_pool_init(int n_threads, cria_pool **out, cria_error *err)
     if (!pool)
         return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for the thread pool");
     pool->n_threads = n_threads;
+    cpu_set_t allowed;
+    bool oversubscribed = sched_getaffinity(0, sizeof allowed, &allowed) == 0 && n_threads > CPU_COUNT(&allowed);
+    pool->spin = oversubscribed ? 0 : POOL_SPIN;
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->remaining, 0);
     atomic_init(&pool->caller_sleeping, 0);
@@ -158,10 +179,10 @@ int cria_pool_size(const cria_pool *pool)
  */
 static void wait_done(cria_pool *pool)
 {
-    for (int i = 0; i < POOL_SPIN; i++) {
+    for (int i = 0; i < pool->spin; i++) {
         if (atomic_load_explicit(&pool->remaining, memory_order_acquire) == 0)
             return;
-        cpu_relax();
+        spin_pause(i);
     }
     atomic_store(&pool->caller_sleeping, 1);
     for (;;) {

@@ -1,0 +1,53 @@
+#include "parallel/threshold.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+
+static const char *const op_names[CRIA_OP_COUNT] = {"matmul", "attention"};
+
+cria_thresholds cria_thresholds_default(void)
+{
+    /*
+     * About 10 us of one core's work at the measured rates: below that the
+     * dispatch and join of a region (1-2 us with spinning workers, far more
+     * when a worker must be woken) eat the gain.
+     */
+    cria_thresholds t = {.min_work = {[CRIA_OP_MATMUL] = 65536, [CRIA_OP_ATTENTION] = 32768}};
+    return t;
+}
+
+const char *cria_op_name(cria_op op)
+{
+    return (unsigned)op < CRIA_OP_COUNT ? op_names[op] : "?";
+}
+
+cria_status cria_thresholds_parse(cria_thresholds *t, const char *spec, cria_error *err)
+{
+    cria_thresholds out = *t;
+    const char *p = spec;
+    while (*p) {
+        const char *eq = strchr(p, '=');
+        if (!eq)
+            return cria_err_set(err, CRIA_ERR_ARG, "thresholds '%s': expected op=N", spec);
+        int op = -1;
+        for (int i = 0; i < CRIA_OP_COUNT; i++) {
+            if (strlen(op_names[i]) == (size_t)(eq - p) && strncmp(p, op_names[i], (size_t)(eq - p)) == 0)
+                op = i;
+        }
+        if (op < 0)
+            return cria_err_set(err, CRIA_ERR_ARG, "thresholds '%s': unknown op '%.*s' (matmul, attention)", spec,
+                                (int)(eq - p), p);
+        char *end;
+        errno = 0;
+        long long v = strtoll(eq + 1, &end, 10);
+        if (errno || end == eq + 1 || v < 1 || (*end && *end != ','))
+            return cria_err_set(err, CRIA_ERR_ARG, "thresholds '%s': bad value for %s", spec, op_names[op]);
+        out.min_work[op] = v;
+        p = *end ? end + 1 : end;
+    }
+    *t = out;
+    return CRIA_OK;
+}
