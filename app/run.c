@@ -4,6 +4,7 @@
  * and llama-cli's timing lines, so scripts that grep them keep working.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +16,15 @@
 #include "commands.h"
 #include "cria.h"
 
+#define RUN_MAX_LOGIT_BIAS 256
+
 typedef struct run_opts {
     const char *model, *vocab, *prompt, *prompt_file, *dump_logits;
     int32_t n_predict, n_ctx, n_batch, n_threads, n_threads_batch;
     int64_t seed;
-    float temp, top_p;
-    int32_t top_k;
+    cria_sampler_params sp; /* every sampling option; sp.seed is set from seed in generate */
+    bool breakers_set;      /* a --dry-sequence-breaker replaced the defaults */
+    cria_logit_bias bias[RUN_MAX_LOGIT_BIAS];
     bool quiet;
 } run_opts;
 
@@ -38,15 +42,169 @@ static void run_usage(FILE *f)
             "  -b, --batch-size N     most prompt tokens evaluated per forward pass (default 512)\n"
             "  -t, --threads N        threads for generation (default: CPUs available)\n"
             "  -tb, --threads-batch N threads for the prompt (default: same as -t)\n"
+            "\n"
+            "sampling (llama-cli's flags and defaults):\n"
             "  -s, --seed N           random seed (default -1: from the clock)\n"
+            "      --samplers LIST    samplers in order, ';'-separated (default:\n"
+            "                         penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature)\n"
+            "      --sampling-seq S   the same as letters: e=penalties d=dry s=top_n_sigma k=top_k\n"
+            "                         y=typ_p p=top_p m=min_p x=xtc t=temperature (default edskypmxt)\n"
             "      --temp T           temperature (default 0.8; 0: greedy)\n"
+            "      --dynatemp-range R dynamic temperature range: temp +- R by entropy (default 0: off)\n"
+            "      --dynatemp-exp E   dynamic temperature exponent (default 1.0)\n"
             "      --top-k N          top-k (default 40; 0: off)\n"
             "      --top-p P          top-p (default 0.95; 1.0: off)\n"
+            "      --min-p P          min-p (default 0.05; 0.0: off)\n"
+            "      --typical P        locally typical sampling (default 1.0: off)\n"
+            "      --top-nsigma N     top-n-sigma (default -1: off)\n"
+            "      --xtc-probability P  XTC chance per token (default 0.0: off)\n"
+            "      --xtc-threshold T  XTC probability threshold (default 0.1; > 0.5: off)\n"
+            "      --min-keep N       keep at least N tokens in top-p, min-p, typical, XTC (default 0)\n"
+            "      --repeat-last-n N  tokens the penalties look back over (default 64; 0: off; -1: context size)\n"
+            "      --repeat-penalty R repetition penalty (default 1.0: off)\n"
+            "      --presence-penalty P   presence penalty (default 0.0: off)\n"
+            "      --frequency-penalty F  frequency penalty (default 0.0: off)\n"
+            "      --dry-multiplier M DRY multiplier (default 0.0: off)\n"
+            "      --dry-base B       DRY base (default 1.75)\n"
+            "      --dry-allowed-length N  repeats longer than N are penalised (default 2)\n"
+            "      --dry-penalty-last-n N  tokens DRY looks back over (default -1: context size; 0: off)\n"
+            "      --dry-sequence-breaker S  a DRY breaker, repeatable; replaces the defaults\n"
+            "                         '\\n' ':' '\\\"' '*'; 'none': no breakers\n"
+            "      --mirostat N       0: off, 1: Mirostat, 2: Mirostat 2.0 (replaces the samplers above)\n"
+            "      --mirostat-lr ETA  Mirostat learning rate (default 0.1)\n"
+            "      --mirostat-ent TAU Mirostat target entropy (default 5.0)\n"
+            "  -l, --logit-bias T+B   add B to token T's logit (e.g. 15043+1, 15043-inf); repeatable\n"
+            "\n"
             "      --dump-logits FILE write the float32 logits of the last prompt position to FILE\n"
             "      --log-disable      print nothing on stderr but errors\n"
             "  -h, --help             this help\n"
             "\n"
             "Environment: CRIA_ISA=scalar|avx2|avx512 caps the instruction set used.\n");
+}
+
+/* Replaces the C escapes \n \t \r \\ \" \' in s, in place (llama-cli unescapes breakers the same way). */
+static void unescape(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        if (*r == '\\' && r[1]) {
+            r++;
+            *w++ = *r == 'n' ? '\n' : *r == 't' ? '\t' : *r == 'r' ? '\r' : *r;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+/* Parses TOKEN(+|-)BIAS, e.g. 15043+1 or 15043-inf, into o->sp's bias list. */
+static bool parse_logit_bias(const char *opt, const char *s, run_opts *o)
+{
+    char *end;
+    errno = 0;
+    long tok = strtol(s, &end, 10);
+    bool ok = errno == 0 && end != s && tok >= 0 && tok <= INT32_MAX && (*end == '+' || *end == '-');
+    float bias = 0.0f;
+    if (ok) {
+        const char sign = *end;
+        const char *v = end + 1;
+        bias = strtof(v, &end);
+        ok = end != v && *end == '\0' && !isnan(bias);
+        bias = sign == '-' ? -bias : bias;
+    }
+    if (!ok) {
+        cria_app_error("option %s expects TOKEN+BIAS or TOKEN-BIAS (e.g. 15043+1, 15043-inf), got '%s'", opt, s);
+        return false;
+    }
+    if (o->sp.n_logit_bias == RUN_MAX_LOGIT_BIAS) {
+        cria_app_error("option %s: at most %d biases", opt, RUN_MAX_LOGIT_BIAS);
+        return false;
+    }
+    o->bias[o->sp.n_logit_bias++] = (cria_logit_bias){.token = (cria_token)tok, .bias = bias};
+    return true;
+}
+
+/*
+ * The sampling options: returns true when argv[*i] is one (then *ok says
+ * whether its value parsed), false when it is not a sampling option.
+ */
+static bool parse_sampling_arg(int argc, char **argv, int *i, run_opts *o, bool *ok)
+{
+    const char *a = argv[*i];
+    cria_sampler_params *sp = &o->sp;
+    const char *s;
+    if (!strcmp(a, "--temp")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1e6f, &sp->temp);
+    } else if (!strcmp(a, "--dynatemp-range")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1e6f, &sp->dynatemp_range);
+    } else if (!strcmp(a, "--dynatemp-exp")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1e6f, &sp->dynatemp_exponent);
+    } else if (!strcmp(a, "--top-k")) {
+        *ok = cria_arg_i32(argc, argv, i, 0, INT32_MAX, &sp->top_k);
+    } else if (!strcmp(a, "--top-p")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1.0f, &sp->top_p);
+    } else if (!strcmp(a, "--min-p")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1.0f, &sp->min_p);
+    } else if (!strcmp(a, "--typical")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1.0f, &sp->typical_p);
+    } else if (!strcmp(a, "--top-nsigma") || !strcmp(a, "--top-n-sigma")) {
+        *ok = cria_arg_f32(argc, argv, i, -1.0f, 1e6f, &sp->top_n_sigma);
+    } else if (!strcmp(a, "--xtc-probability")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1.0f, &sp->xtc_probability);
+    } else if (!strcmp(a, "--xtc-threshold")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1.0f, &sp->xtc_threshold);
+    } else if (!strcmp(a, "--min-keep")) {
+        *ok = cria_arg_i32(argc, argv, i, 0, INT32_MAX, &sp->min_keep);
+    } else if (!strcmp(a, "--repeat-last-n")) {
+        *ok = cria_arg_i32(argc, argv, i, -1, INT32_MAX, &sp->penalty_last_n);
+    } else if (!strcmp(a, "--repeat-penalty")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1e6f, &sp->penalty_repeat);
+    } else if (!strcmp(a, "--presence-penalty")) {
+        *ok = cria_arg_f32(argc, argv, i, -1e6f, 1e6f, &sp->penalty_present);
+    } else if (!strcmp(a, "--frequency-penalty")) {
+        *ok = cria_arg_f32(argc, argv, i, -1e6f, 1e6f, &sp->penalty_freq);
+    } else if (!strcmp(a, "--dry-multiplier")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1e6f, &sp->dry_multiplier);
+    } else if (!strcmp(a, "--dry-base")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1e6f, &sp->dry_base);
+    } else if (!strcmp(a, "--dry-allowed-length")) {
+        *ok = cria_arg_i32(argc, argv, i, 0, INT32_MAX, &sp->dry_allowed_length);
+    } else if (!strcmp(a, "--dry-penalty-last-n")) {
+        *ok = cria_arg_i32(argc, argv, i, -1, INT32_MAX, &sp->dry_penalty_last_n);
+    } else if (!strcmp(a, "--dry-sequence-breaker")) {
+        *ok = cria_arg_str(argc, argv, i, &s);
+        if (*ok && !o->breakers_set) {
+            sp->n_dry_breakers = 0;
+            o->breakers_set = true;
+        }
+        if (*ok && strcmp(s, "none") != 0) {
+            if (sp->n_dry_breakers == CRIA_DRY_MAX_BREAKERS) {
+                cria_app_error("option %s: at most %d breakers", a, CRIA_DRY_MAX_BREAKERS);
+                *ok = false;
+            } else {
+                unescape(argv[*i]);
+                sp->dry_breakers[sp->n_dry_breakers++] = argv[*i];
+            }
+        }
+    } else if (!strcmp(a, "--mirostat")) {
+        *ok = cria_arg_i32(argc, argv, i, 0, 2, &sp->mirostat);
+    } else if (!strcmp(a, "--mirostat-lr")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1e6f, &sp->mirostat_eta);
+    } else if (!strcmp(a, "--mirostat-ent")) {
+        *ok = cria_arg_f32(argc, argv, i, 0.0f, 1e6f, &sp->mirostat_tau);
+    } else if (!strcmp(a, "-l") || !strcmp(a, "--logit-bias")) {
+        *ok = cria_arg_str(argc, argv, i, &s) && parse_logit_bias(a, s, o);
+    } else if (!strcmp(a, "--samplers") || !strcmp(a, "--sampling-seq")) {
+        const bool letters = !strcmp(a, "--sampling-seq");
+        *ok = cria_arg_str(argc, argv, i, &s);
+        if (*ok && !cria_sampler_parse_order(s, letters, sp)) {
+            cria_app_error("option %s: unknown sampler in '%s' (see cria run -h)", a, s);
+            *ok = false;
+        }
+    } else {
+        return false;
+    }
+    return true;
 }
 
 /* Parses argv into o; returns 0 to go on, 1 on an error, -1 when help was printed. */
@@ -56,9 +214,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
     o->n_predict = -1;
     o->n_threads = cria_app_default_threads();
     o->seed = -1;
-    o->temp = 0.8f;
-    o->top_k = 40;
-    o->top_p = 0.95f;
+    o->sp = cria_sampler_default_params();
     bool tb_set = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -87,12 +243,8 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
             tb_set = true;
         } else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
             ok = cria_arg_i64(argc, argv, &i, -1, INT64_MAX, &o->seed);
-        } else if (!strcmp(a, "--temp")) {
-            ok = cria_arg_f32(argc, argv, &i, 0.0f, 1e6f, &o->temp);
-        } else if (!strcmp(a, "--top-k")) {
-            ok = cria_arg_i32(argc, argv, &i, 0, INT32_MAX, &o->top_k);
-        } else if (!strcmp(a, "--top-p")) {
-            ok = cria_arg_f32(argc, argv, &i, 0.0f, 1.0f, &o->top_p);
+        } else if (parse_sampling_arg(argc, argv, &i, o, &ok)) {
+            /* handled */
         } else if (!strcmp(a, "--dump-logits")) {
             ok = cria_arg_str(argc, argv, &i, &o->dump_logits);
         } else if (!strcmp(a, "--log-disable")) {
@@ -231,21 +383,42 @@ static bool eval_prompt(cria_context *ctx, cria_batch *batch, int32_t n_batch, c
 }
 
 /* Generates up to n_predict tokens after the prompt; prints them as they come. */
-static bool generate(const run_opts *o, const cria_model *model, cria_context *ctx, cria_batch *batch,
-                     int32_t n_prompt, run_timing *tm)
+/* Prints the sampler settings and chain on stderr, as llama-cli does. */
+static void print_sampler(const run_opts *o, const cria_sampler_params *sp, const cria_sampler *smpl)
 {
-    cria_sampler_params sp = cria_sampler_default_params();
-    sp.temp = o->temp;
-    sp.top_k = o->top_k;
-    sp.top_p = o->top_p;
+    info(o, "sampler seed: %llu\n", (unsigned long long)sp->seed);
+    info(o, "sampler params: repeat_last_n = %d, repeat_penalty = %.3f, frequency_penalty = %.3f, "
+            "presence_penalty = %.3f\n\tdry_multiplier = %.3f, dry_base = %.3f, dry_allowed_length = %d, "
+            "dry_penalty_last_n = %d\n\ttop_k = %d, top_p = %.3f, min_p = %.3f, xtc_probability = %.3f, "
+            "xtc_threshold = %.3f, typical_p = %.3f, top_n_sigma = %.3f, temp = %.3f\n\tmirostat = %d, "
+            "mirostat_lr = %.3f, mirostat_ent = %.3f\n",
+         sp->penalty_last_n, (double)sp->penalty_repeat, (double)sp->penalty_freq, (double)sp->penalty_present,
+         (double)sp->dry_multiplier, (double)sp->dry_base, sp->dry_allowed_length, sp->dry_penalty_last_n,
+         sp->top_k, (double)sp->top_p, (double)sp->min_p, (double)sp->xtc_probability, (double)sp->xtc_threshold,
+         (double)sp->typical_p, (double)sp->top_n_sigma, (double)sp->temp, sp->mirostat, (double)sp->mirostat_eta,
+         (double)sp->mirostat_tau);
+    info(o, "sampler chain: logits");
+    for (int32_t i = 0; i < cria_sampler_chain_n(smpl); i++)
+        info(o, " -> %s", cria_sampler_name(cria_sampler_chain_get(smpl, i)));
+    info(o, "\n");
+}
+
+static bool generate(const run_opts *o, const cria_model *model, cria_context *ctx, cria_batch *batch,
+                     const cria_token *prompt, int32_t n_prompt, run_timing *tm)
+{
+    cria_sampler_params sp = o->sp;
+    sp.logit_bias = o->bias;
     sp.seed = o->seed < 0 ? (uint64_t)time(NULL) ^ (uint64_t)cria_time_us() : (uint64_t)o->seed;
     cria_model_info mi;
     cria_model_get_info(model, &mi);
-    cria_sampler *smpl = cria_sampler_init(&sp, mi.n_vocab);
+    cria_sampler *smpl = cria_sampler_chain_from_params(&sp, model, mi.n_vocab, cria_n_ctx(ctx));
     if (!smpl) {
-        cria_app_error("out of memory for the sampler");
+        cria_app_error("cannot build the sampler chain (out of memory)");
         return false;
     }
+    print_sampler(o, &sp, smpl);
+    for (int32_t i = 0; i < n_prompt; i++) /* penalties and DRY see the prompt as history */
+        cria_sampler_accept(smpl, prompt[i]);
     cria_detok detok;
     cria_detok_init(&detok, model);
     char piece[256];
@@ -254,9 +427,14 @@ static bool generate(const run_opts *o, const cria_model *model, cria_context *c
     bool ok = true;
     for (int32_t n = 0; o->n_predict < 0 || n < o->n_predict; n++) {
         int64_t t0 = cria_time_us();
-        cria_token tok = cria_sampler_sample(smpl, logits);
+        cria_token tok = cria_sampler_sample(smpl, logits, mi.n_vocab);
         tm->t_sample += cria_time_us() - t0;
         tm->n_sample++;
+        if (tok < 0) {
+            cria_app_error("out of memory in the sampler");
+            ok = false;
+            break;
+        }
         if (cria_token_is_eog(model, tok))
             break;
         int32_t len = cria_detok_push(&detok, tok, piece, (int32_t)sizeof piece);
@@ -390,7 +568,7 @@ int cria_cmd_run(int argc, char **argv)
     tm.n_prompt = n_prompt;
     if (o.dump_logits && !write_logits(o.dump_logits, cria_get_logits_ith(ctx, batch.n_tokens - 1), mi.n_vocab))
         goto done;
-    if (!generate(&o, model, ctx, &batch, n_prompt, &tm))
+    if (!generate(&o, model, ctx, &batch, toks, n_prompt, &tm))
         goto done;
     fputc('\n', stdout);
     fflush(stdout);

@@ -160,20 +160,181 @@ int32_t cria_kv_used(const cria_context *ctx);
 
 /* ---- sampling -------------------------------------------------------------- */
 
+/*
+ * Samplers follow llama.cpp's design: each one transforms a candidate array
+ * (filters it, rescales logits, or selects a token), and a chain applies a
+ * list of them in order. Samplers with memory (penalties, DRY, mirostat) learn
+ * the text through cria_sampler_accept: feed them the prompt tokens and each
+ * generated token. Every sampler has a naive reference path (the readable
+ * spec) and an optimised one; both give the same result.
+ */
+
+typedef struct cria_token_data {
+    cria_token id;
+    float logit;
+    float p; /* probability, valid after a sampler that computes it */
+} cria_token_data;
+
+typedef struct cria_token_data_array {
+    cria_token_data *data;
+    size_t size;
+    int64_t selected; /* index into data of the chosen token; -1: none yet */
+    int sorted;       /* data is in descending logit order (ties: ascending id) */
+} cria_token_data_array;
+
+typedef struct cria_logit_bias {
+    cria_token token;
+    float bias; /* added to the logit; -INFINITY bans the token */
+} cria_logit_bias;
+
 typedef struct cria_sampler cria_sampler;
 
+/* Each constructor returns a new sampler (free with cria_sampler_free) or NULL when out of memory. */
+cria_sampler *cria_sampler_init_greedy(void);
+cria_sampler *cria_sampler_init_dist(uint64_t seed);
+/* temp <= 0 keeps only the most likely token. */
+cria_sampler *cria_sampler_init_temp(float temp);
+/* Dynamic temperature: temp +- delta, chosen by the normalised entropy raised to exponent; delta <= 0: plain temp. */
+cria_sampler *cria_sampler_init_temp_ext(float temp, float delta, float exponent);
+cria_sampler *cria_sampler_init_top_k(int32_t k); /* k <= 0: off */
+cria_sampler *cria_sampler_init_top_p(float p, size_t min_keep); /* p >= 1: off */
+cria_sampler *cria_sampler_init_min_p(float p, size_t min_keep); /* p <= 0: off */
+cria_sampler *cria_sampler_init_typical(float p, size_t min_keep); /* p >= 1: off */
+cria_sampler *cria_sampler_init_top_n_sigma(float n); /* n <= 0: off */
+/* Exclude Top Choices: with the given probability, drops every token above threshold but the least likely of them. */
+cria_sampler *cria_sampler_init_xtc(float probability, float threshold, size_t min_keep, uint64_t seed);
+/*
+ * Repetition (repeat: divides positive logits, multiplies negative ones),
+ * frequency (freq x count) and presence penalties over the last last_n
+ * accepted tokens (a ring buffer). last_n = 0 or neutral values: off.
+ */
+cria_sampler *cria_sampler_init_penalties(int32_t n_vocab, int32_t last_n, float repeat, float freq, float present);
+/*
+ * DRY ("don't repeat yourself"): penalises multiplier * base^(len - allowed_length)
+ * a token that would extend a repeat of len >= allowed_length tokens seen in
+ * the last last_n tokens (-1: n_ctx), stopping at sequence breakers. Breakers
+ * are strings matched against the model's token pieces (model may be NULL
+ * when there are none).
+ */
+cria_sampler *cria_sampler_init_dry(const cria_model *model, int32_t n_vocab, int32_t n_ctx, float multiplier,
+                                    float base, int32_t allowed_length, int32_t last_n, const char *const *breakers,
+                                    size_t n_breakers);
+/* DRY with breakers given as token sequences (head token first), for tests and tools without a vocabulary. */
+cria_sampler *cria_sampler_init_dry_tokens(int32_t n_vocab, int32_t n_ctx, float multiplier, float base,
+                                           int32_t allowed_length, int32_t last_n, const cria_token *const *breakers,
+                                           const size_t *breaker_lens, size_t n_breakers);
+/* Mirostat 1.0 (m: tokens used to estimate the Zipf exponent, 100 in the paper) and 2.0; both select a token. */
+cria_sampler *cria_sampler_init_mirostat(int32_t n_vocab, uint64_t seed, float tau, float eta, int32_t m);
+cria_sampler *cria_sampler_init_mirostat_v2(uint64_t seed, float tau, float eta);
+/* Adds bias[i].bias to the logit of bias[i].token (the array is copied). */
+cria_sampler *cria_sampler_init_logit_bias(int32_t n_vocab, int32_t n_bias, const cria_logit_bias *bias);
+
+/* A chain applies its samplers in the order added. */
+cria_sampler *cria_sampler_chain_init(void);
+/* Appends s to chain; the chain takes ownership of s and frees it (also when this fails). Returns false on no memory. */
+int cria_sampler_chain_add(cria_sampler *chain, cria_sampler *s);
+int32_t cria_sampler_chain_n(const cria_sampler *chain);
+/* The i-th sampler of a chain, still owned by the chain; NULL when out of range. */
+cria_sampler *cria_sampler_chain_get(const cria_sampler *chain, int32_t i);
+
+/* A static name: "greedy", "top-k", "chain", ... */
+const char *cria_sampler_name(const cria_sampler *s);
+/* Tells s (and every sampler of a chain) that token t is now part of the text. */
+void cria_sampler_accept(cria_sampler *s, cria_token t);
+/* Applies s to cur in place (a chain applies each of its samplers). */
+void cria_sampler_apply(cria_sampler *s, cria_token_data_array *cur);
+/* Forgets the accepted history and restarts random streams from their seeds. */
+void cria_sampler_reset(cria_sampler *s);
+/* Selects the naive reference paths (on != 0) or the optimised ones (the default), for tests and benchmarks. */
+void cria_sampler_set_reference(cria_sampler *s, int on);
+void cria_sampler_free(cria_sampler *s);
+
+/*
+ * Samples one token from n_vocab logits (not modified): applies s to every
+ * token, takes the selected one (or the most likely one left when no sampler
+ * selected), and accepts it into s. Returns -1 when s is unusable (no memory).
+ */
+cria_token cria_sampler_sample(cria_sampler *s, const float *logits, int32_t n_vocab);
+
+/* Total time spent in cria_sampler_sample and accept on a chain, and the number of samples. */
+typedef struct cria_sampler_perf {
+    int64_t t_sample_us;
+    int32_t n_sample;
+} cria_sampler_perf;
+cria_sampler_perf cria_sampler_chain_perf(const cria_sampler *chain);
+
+/* ---- sampling parameters: llama-cli's set and order --------------------------- */
+
+typedef enum cria_sampler_type {
+    CRIA_SAMPLER_PENALTIES,
+    CRIA_SAMPLER_DRY,
+    CRIA_SAMPLER_TOP_N_SIGMA,
+    CRIA_SAMPLER_TOP_K,
+    CRIA_SAMPLER_TYPICAL,
+    CRIA_SAMPLER_TOP_P,
+    CRIA_SAMPLER_MIN_P,
+    CRIA_SAMPLER_XTC,
+    CRIA_SAMPLER_TEMPERATURE,
+    CRIA_SAMPLER_TYPE_COUNT,
+} cria_sampler_type;
+
+#define CRIA_SAMPLER_MAX_ORDER 32
+#define CRIA_DRY_MAX_BREAKERS 16
+
 typedef struct cria_sampler_params {
-    float temp;   /* <= 0: greedy */
-    int32_t top_k; /* <= 0: off */
-    float top_p;  /* >= 1: off */
     uint64_t seed;
+    float temp;               /* 0.8; <= 0: greedy */
+    float dynatemp_range;     /* 0: off */
+    float dynatemp_exponent;  /* 1 */
+    int32_t top_k;            /* 40; <= 0: off */
+    float top_p;              /* 0.95 */
+    float min_p;              /* 0.05 */
+    float typical_p;          /* 1: off */
+    float top_n_sigma;        /* -1: off */
+    float xtc_probability;    /* 0: off */
+    float xtc_threshold;      /* 0.1 */
+    int32_t min_keep;         /* 0 */
+    int32_t penalty_last_n;   /* 64; -1: the context size */
+    float penalty_repeat;     /* 1: off */
+    float penalty_freq;       /* 0 */
+    float penalty_present;    /* 0 */
+    float dry_multiplier;     /* 0: off */
+    float dry_base;           /* 1.75 */
+    int32_t dry_allowed_length; /* 2 */
+    int32_t dry_penalty_last_n; /* -1: the context size */
+    int32_t n_dry_breakers;   /* 4: "\n" ":" "\"" "*" */
+    const char *dry_breakers[CRIA_DRY_MAX_BREAKERS]; /* borrowed strings */
+    int32_t mirostat;         /* 0: off, 1 or 2 (replaces the order below) */
+    float mirostat_tau;       /* 5 */
+    float mirostat_eta;       /* 0.1 */
+    int32_t n_logit_bias;
+    const cria_logit_bias *logit_bias; /* borrowed */
+    int32_t n_order;          /* samplers applied, in this order, then a seeded draw */
+    cria_sampler_type order[CRIA_SAMPLER_MAX_ORDER];
 } cria_sampler_params;
 
+/* llama.cpp's defaults: penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature. */
 cria_sampler_params cria_sampler_default_params(void);
-cria_sampler *cria_sampler_init(const cria_sampler_params *params, int32_t n_vocab);
-void cria_sampler_free(cria_sampler *s);
-/* Picks the next token from n_vocab logits (not modified). */
-cria_token cria_sampler_sample(cria_sampler *s, const float *logits);
+
+/*
+ * Parses a sampler order, names separated by ';' (top_k;typical;top_p;min_p;temperature;
+ * also top-k, typ_p, temp, ...), or a llama-cli --sampling-seq string of letters
+ * (e.g. "kypmt"); false (and *p unchanged) on an unknown name.
+ */
+int cria_sampler_parse_order(const char *s, int letters, cria_sampler_params *p);
+/* Writes the order as "top_k;top_p;..." into buf (cap bytes, NUL-terminated). */
+void cria_sampler_order_str(const cria_sampler_params *p, char *buf, size_t cap);
+/* The name of one sampler type as --samplers spells it. */
+const char *cria_sampler_type_name(cria_sampler_type t);
+
+/*
+ * Builds the chain llama-cli builds from p: logit bias, then the order (or
+ * temperature + mirostat), then a seeded draw; temp <= 0 ends in greedy
+ * selection. model (for DRY breakers; may be NULL), n_vocab and n_ctx come
+ * from the loaded model and context. Returns NULL on no memory or bad values.
+ */
+cria_sampler *cria_sampler_chain_from_params(const cria_sampler_params *p, const cria_model *model, int32_t n_vocab,
+                                             int32_t n_ctx);
 
 /* ---- timing ---------------------------------------------------------------- */
 
