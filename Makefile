@@ -5,6 +5,7 @@
 #   make test       build and run the whole test suite (installs missing Debian packages first)
 #   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make fuzz       a short, bounded libFuzzer run of the GGUF reader (clang)
+#   make bench-kernels  serial vs parallel time of every kernel (THREADS=N, default 2)
 #
 # Variables: CC, BUILD (output folder), SAN=1 (sanitizers), OPT (optimisation flags), V=1 (echo commands).
 
@@ -45,7 +46,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libcria.a
 BIN := $(BUILD)/cria
 
-.PHONY: all run test test-asan check fuzz deps clean bench
+.PHONY: all run test test-asan check fuzz deps clean bench bench-kernels
 all: $(BIN)
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -92,6 +93,14 @@ test-asan: deps
 fuzz:
 	@CRIA_FUZZ_DEPS=1 scripts/deps.sh
 	@scripts/fuzz.sh
+
+# Kernel micro-benchmark: serial vs parallel per kernel and size (docs/benchmarks.md).
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	@echo 'LD $@'
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+bench-kernels: $(BUILD)/bench/bench_kernels
+	@$(BUILD)/bench/bench_kernels -t $(or $(THREADS),2)
 
 clean:
 	rm -rf build build-asan build-fuzz
