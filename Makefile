@@ -106,3 +106,18 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# make test-tsan: the thread pool's tests under ThreadSanitizer (build-tsan/).
+ifeq ($(TSAN),1)
+CFLAGS  += -fsanitize=thread
+LDFLAGS += -fsanitize=thread
+endif
+
+.PHONY: test-tsan clean-tsan
+test-tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan TSAN=1 OPT=-O1 build-tsan/tests/test_pool
+	@build-tsan/tests/test_pool
+
+clean: clean-tsan
+clean-tsan:
+	rm -rf build-tsan

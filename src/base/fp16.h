@@ -23,14 +23,17 @@ static inline float cria_bits_f32(uint32_t u)
     return f;
 }
 
-/* half -> float, exact for every input including subnormals, inf and NaN. */
+/*
+ * half -> float, exact for every input including subnormals and inf; a NaN
+ * keeps sign and payload and comes out quiet, as F16C's VCVTPH2PS does.
+ */
 static inline float cria_fp16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
     uint32_t man = h & 0x3ff;
     if (exp == 0x1f) /* inf / NaN */
-        return cria_bits_f32(sign | 0x7f800000u | (man << 13));
+        return cria_bits_f32(sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0));
     if (exp == 0) {
         if (man == 0)
             return cria_bits_f32(sign);
