@@ -121,3 +121,11 @@ test-tsan: deps
 clean: clean-tsan
 clean-tsan:
 	rm -rf build-tsan
+
+# make bench: the sampler micro-benchmark (bench/bench_samplers.c), naive vs optimised, one thread.
+bench: $(BUILD)/bench/bench_samplers
+	$(BUILD)/bench/bench_samplers
+
+$(BUILD)/bench/bench_samplers: $(BUILD)/bench/bench_samplers.o $(LIB)
+	@echo 'LD $@'
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -22,7 +22,9 @@ typedef struct typical_sampler {
 
 typedef struct scored {
     float score;
-    uint32_t idx; /* position in the softmaxed (sorted) array: breaks ties */
+    uint32_t idx;  /* position in the array */
+    float logit;   /* ties on score go by logit order, as positions in a sorted array would */
+    cria_token id;
 } scored;
 
 static int scored_cmp(const void *a, const void *b)
@@ -30,23 +32,28 @@ static int scored_cmp(const void *a, const void *b)
     const scored *x = a, *y = b;
     if (x->score != y->score)
         return x->score < y->score ? -1 : 1;
-    return (x->idx > y->idx) - (x->idx < y->idx);
+    if (x->logit != y->logit)
+        return x->logit > y->logit ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
 }
 
-/* Scores sorted, softmaxed cur into sc; returns how many of them to keep. */
+/* Scores softmaxed cur into sc (sorted by closeness to the entropy); returns how many to keep. */
 static size_t typical_select(const cria_token_data_array *cur, float p, size_t min_keep, scored *sc)
 {
     const size_t n = cur->size;
-    float entropy = 0.0f;
+    double h = 0.0; /* in double: the sum must not depend on the array's order */
     for (size_t i = 0; i < n; i++) {
         const float pi = cur->data[i].p;
         if (pi > 0.0f)
-            entropy -= pi * logf(pi);
+            h -= (double)(pi * logf(pi));
     }
+    const float entropy = (float)h;
     for (size_t i = 0; i < n; i++) {
         const float pi = cur->data[i].p;
         sc[i].score = pi > 0.0f ? fabsf(-logf(pi) - entropy) : INFINITY;
         sc[i].idx = (uint32_t)i;
+        sc[i].logit = cur->data[i].logit;
+        sc[i].id = cur->data[i].id;
     }
     qsort(sc, n, sizeof *sc, scored_cmp);
     float cum = 0.0f;
@@ -82,7 +89,11 @@ static void typical_apply_ref(cria_sampler *s, cria_token_data_array *cur)
     free(tmp);
 }
 
-/* Same result: trusts the sorted flag and reuses its buffers. */
+/*
+ * Same result with one sort instead of two: the order by score never needed
+ * the logit sort (its tie-break by logit order gives the same sequence), and
+ * the buffers are reused.
+ */
 static void typical_apply(cria_sampler *s, cria_token_data_array *cur)
 {
     typical_sampler *t = (typical_sampler *)s;
@@ -97,7 +108,7 @@ static void typical_apply(cria_sampler *s, cria_token_data_array *cur)
         if (!t->cap)
             return;
     }
-    cria_cand_softmax(cur, true);
+    cria_cand_softmax(cur, false);
     gather(cur, t->sc, typical_select(cur, t->p, t->min_keep, t->sc), t->tmp);
 }
 
