@@ -5,7 +5,9 @@
  * with the optimised ones, at several vocabulary sizes. One thread: sampling
  * runs on the caller.
  *
- *   bench_samplers [-r REPEATS] [VOCAB ...]     (default: 32000 128256 151936)
+ *   bench_samplers [-r REPEATS] [-s NAME] [VOCAB ...]   (default: 32000 128256 151936)
+ *
+ * -s keeps only the rows whose name contains NAME.
  *
  * Logits are N(0, 5) (as llama.cpp's sampling benchmarks use), fixed seed; the
  * penalties and DRY see a 300-token history with repeats. Each figure is the
@@ -64,10 +66,13 @@ static cria_sampler *m_default_rep(int32_t n)
     return cria_sampler_chain_from_params(&p, NULL, n, 4096);
 }
 
+static cria_sampler *m_none(int32_t n) { (void)n; return cria_sampler_chain_init(); }
+
 static const struct {
     const char *name, *what;
     maker make;
 } cases[] = {
+    {"candidates only", "empty chain: build n_vocab candidates, pick the most likely", m_none},
     {"greedy", "argmax", m_greedy},
     {"default chain", "penalties;dry;top_n_sigma;top_k 40;typ_p;top_p 0.95;min_p 0.05;xtc;temp 0.8; dist", m_default},
     {"default chain + repeat 1.1", "the same with --repeat-penalty 1.1", m_default_rep},
@@ -144,14 +149,17 @@ int main(int argc, char **argv)
     int32_t sizes[16] = {32000, 128256, 151936};
     int n_sizes = 3, repeats = 5;
     int given = 0;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-r") && i + 1 < argc) {
             repeats = atoi(argv[++i]);
             repeats = repeats < 1 ? 1 : repeats > 64 ? 64 : repeats;
+        } else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+            only = argv[++i];
         } else if (given < 16 && atoi(argv[i]) > 0) {
             sizes[given++] = atoi(argv[i]);
         } else {
-            fprintf(stderr, "usage: bench_samplers [-r REPEATS] [VOCAB ...]\n");
+            fprintf(stderr, "usage: bench_samplers [-r REPEATS] [-s NAME] [VOCAB ...]\n");
             return 1;
         }
     }
@@ -176,6 +184,8 @@ int main(int argc, char **argv)
         }
     }
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        if (only && !strstr(cases[c].name, only))
+            continue;
         printf("| %s | %s |", cases[c].name, cases[c].what);
         fflush(stdout);
         for (int s = 0; s < n_sizes; s++) {

@@ -185,9 +185,13 @@ static bool chain_reserve(chain_sampler *c, int32_t n_vocab)
     return c->n_vocab != 0;
 }
 
-/* Runs samplers s[0..n) over the logits into cur (room for n_vocab). */
-static void run_samplers(cria_sampler *const *s, int32_t n, const float *logits, int32_t n_vocab, float *scratch,
-                         cria_token_data_array *cur)
+/*
+ * Runs samplers s[0..n) over the logits into cur (room for n_vocab). Returns
+ * -1 when the candidates were built into cur, or the token to pick when every
+ * sampler ran on the raw logits (their argmax, as the built array would give).
+ */
+static cria_token run_samplers(cria_sampler *const *s, int32_t n, const float *logits, int32_t n_vocab,
+                               float *scratch, cria_token_data_array *cur)
 {
     cria_raw_logits raw = {.logits = logits, .own = scratch, .n = n_vocab, .written = false};
     bool is_raw = true;
@@ -207,8 +211,36 @@ static void run_samplers(cria_sampler *const *s, int32_t n, const float *logits,
         }
         cria_sampler_apply(s[i], cur);
     }
-    if (is_raw)
+    if (is_raw && s[0]->reference)
         build_all(cur, raw.logits, n_vocab);
+    else if (is_raw)
+        return cria_raw_argmax(raw.logits, n_vocab);
+    return -1;
+}
+
+/* Index of the first candidate in cria_cand_before order: the best logit, ties by smaller id. */
+static int64_t most_likely(const cria_token_data_array *cur)
+{
+    if (cur->size == 0)
+        return -1;
+    const cria_token_data *d = cur->data;
+    float m[4] = {d[0].logit, d[0].logit, d[0].logit, d[0].logit}; /* four chains hide the max latency */
+    size_t i = 1;
+    for (; i + 4 <= cur->size; i += 4) {
+        for (int j = 0; j < 4; j++)
+            m[j] = d[i + j].logit > m[j] ? d[i + j].logit : m[j];
+    }
+    for (; i < cur->size; i++)
+        m[0] = d[i].logit > m[0] ? d[i].logit : m[0];
+    float best = m[0];
+    for (int j = 1; j < 4; j++)
+        best = m[j] > best ? m[j] : best;
+    int64_t sel = -1;
+    for (i = 0; i < cur->size; i++) {
+        if (d[i].logit == best && (sel < 0 || d[i].id < d[sel].id))
+            sel = (int64_t)i;
+    }
+    return sel >= 0 ? sel : 0; /* NaN never equals itself */
 }
 
 cria_token cria_sampler_sample(cria_sampler *s, const float *logits, int32_t n_vocab)
@@ -220,11 +252,15 @@ cria_token cria_sampler_sample(cria_sampler *s, const float *logits, int32_t n_v
     cria_token_data *own = NULL;
     float *own_raw = NULL;
     cria_token_data_array cur = {.selected = -1};
+    cria_token tok = -1;
     if (c) {
         if (!chain_reserve(c, n_vocab))
             return -1;
         cur.data = c->cand;
-        run_samplers(c->s, c->n, logits, n_vocab, c->raw, &cur);
+        if (c->n == 0)
+            build_all(&cur, logits, n_vocab);
+        else
+            tok = run_samplers(c->s, c->n, logits, n_vocab, c->raw, &cur);
     } else {
         own = malloc((size_t)n_vocab * sizeof *own);
         own_raw = malloc((size_t)n_vocab * sizeof *own_raw);
@@ -234,16 +270,15 @@ cria_token cria_sampler_sample(cria_sampler *s, const float *logits, int32_t n_v
             return -1;
         }
         cur.data = own;
-        run_samplers(&s, 1, logits, n_vocab, own_raw, &cur);
+        tok = run_samplers(&s, 1, logits, n_vocab, own_raw, &cur);
     }
-    if (cur.selected < 0 || (size_t)cur.selected >= cur.size) { /* no selecting sampler: the most likely left */
-        cur.selected = 0;
-        for (size_t i = 1; i < cur.size; i++) {
-            if (cria_cand_before(&cur.data[i], &cur.data[cur.selected]))
-                cur.selected = (int64_t)i;
-        }
+    if (tok >= 0) {
+        /* picked on the raw logits */
+    } else if (cur.selected < 0 || (size_t)cur.selected >= cur.size) { /* no selecting sampler: the most likely left */
+        cur.selected = most_likely(&cur);
     }
-    const cria_token tok = cur.size ? cur.data[cur.selected].id : cria_raw_argmax(logits, n_vocab);
+    if (tok < 0)
+        tok = cur.size ? cur.data[cur.selected].id : cria_raw_argmax(logits, n_vocab);
     cria_sampler_accept(s, tok);
     free(own);
     free(own_raw);

@@ -152,6 +152,49 @@ static void dist_apply(cria_sampler *s, cria_token_data_array *cur)
     cur->selected = sel >= 0 ? sel : last;
 }
 
+/*
+ * On the raw vocabulary (nothing before it filtered): the same draw over the
+ * contiguous floats, weights in the chain's copy; cur becomes the one token.
+ */
+static cria_raw_result dist_apply_raw(cria_sampler *s, cria_raw_logits *raw, cria_token_data_array *cur)
+{
+    dist_sampler *d = (dist_sampler *)s;
+    const int32_t n = raw->n;
+    const float *x = raw->logits;
+    const float max = x[cria_raw_argmax(x, n)];
+    if (max == -INFINITY || isnan(max))
+        return CRIA_RAW_NONE;
+    const double r = cria_rng_uniform(&d->rng);
+    float *w = raw->own; /* may alias x: each weight replaces its own logit */
+    double sum = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        const float xi = isnan(x[i]) ? -INFINITY : x[i];
+        w[i] = expf(xi - max);
+        sum += (double)w[i];
+    }
+    const double target = r * sum;
+    double run = 0.0;
+    int32_t sel = -1, last = 0;
+    for (int32_t i = 0; i < n; i++) {
+        run += (double)w[i];
+        if (w[i] > 0.0f) {
+            last = i;
+            if (run > target) {
+                sel = i;
+                break;
+            }
+        }
+    }
+    sel = sel >= 0 ? sel : last;
+    raw->logits = raw->own;
+    raw->written = true;
+    cur->data[0] = (cria_token_data){.id = sel, .logit = logf(w[sel]) + max, .p = (float)((double)w[sel] / sum)};
+    cur->size = 1;
+    cur->sorted = 1;
+    cur->selected = 0;
+    return CRIA_RAW_BUILT;
+}
+
 static void dist_reset(cria_sampler *s)
 {
     dist_sampler *d = (dist_sampler *)s;
@@ -162,6 +205,7 @@ static const cria_sampler_iface dist_iface = {
     .name = "dist",
     .apply = dist_apply,
     .apply_ref = dist_apply_ref,
+    .apply_raw = dist_apply_raw,
     .reset = dist_reset,
 };
 

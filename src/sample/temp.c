@@ -107,12 +107,23 @@ static void temp_apply(cria_sampler *s, cria_token_data_array *cur)
     resoftmax(cur);
 }
 
+/* On the raw vocabulary: one contiguous (vectorisable) division into the chain's copy. */
 static cria_raw_result temp_apply_raw(cria_sampler *s, cria_raw_logits *raw, cria_token_data_array *cur)
 {
-    (void)raw;
     (void)cur;
     temp_sampler *t = (temp_sampler *)s;
-    return t->temp == 1.0f && !(t->delta > 0.0f) ? CRIA_RAW_KEPT : CRIA_RAW_NONE;
+    if (t->delta > 0.0f || t->temp <= 0.0f)
+        return CRIA_RAW_NONE;
+    if (t->temp == 1.0f)
+        return CRIA_RAW_KEPT;
+    const float *x = raw->logits;
+    float *y = raw->own;
+    const float temp = t->temp;
+    for (int32_t i = 0; i < raw->n; i++)
+        y[i] = x[i] / temp;
+    raw->logits = raw->own;
+    raw->written = true;
+    return CRIA_RAW_KEPT;
 }
 
 static const cria_sampler_iface temp_iface = {
