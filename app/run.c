@@ -26,6 +26,7 @@ typedef struct run_opts {
     bool breakers_set;      /* a --dry-sequence-breaker replaced the defaults */
     cria_logit_bias bias[RUN_MAX_LOGIT_BIAS];
     bool quiet;
+    bool escape; /* process escapes in the prompt (llama-cli's default) */
 } run_opts;
 
 static void run_usage(FILE *f)
@@ -76,25 +77,35 @@ static void run_usage(FILE *f)
             "  -l, --logit-bias T+B   add B to token T's logit (e.g. 15043+1, 15043-inf); repeatable\n"
             "\n"
             "      --dump-logits FILE write the float32 logits of the last prompt position to FILE\n"
+            "  -e, --escape           process \\n \\t \\r \\\\ \\\" \\' in the prompt (default)\n"
+            "      --no-escape        take the prompt literally\n"
             "      --log-disable      print nothing on stderr but errors\n"
             "  -h, --help             this help\n"
             "\n"
             "Environment: CRIA_ISA=scalar|avx2|avx512 caps the instruction set used.\n");
 }
 
-/* Replaces the C escapes \n \t \r \\ \" \' in s, in place (llama-cli unescapes breakers the same way). */
-static void unescape(char *s)
+/*
+ * Replaces the C escapes \n \t \r \\ \" \' in the n bytes at s, in place, as
+ * llama-cli does for prompts and DRY breakers; returns the new length.
+ */
+static size_t unescape_n(char *s, size_t n)
 {
-    char *w = s;
-    for (const char *r = s; *r; r++) {
-        if (*r == '\\' && r[1]) {
+    size_t w = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (s[r] == '\\' && r + 1 < n) {
             r++;
-            *w++ = *r == 'n' ? '\n' : *r == 't' ? '\t' : *r == 'r' ? '\r' : *r;
+            s[w++] = s[r] == 'n' ? '\n' : s[r] == 't' ? '\t' : s[r] == 'r' ? '\r' : s[r];
         } else {
-            *w++ = *r;
+            s[w++] = s[r];
         }
     }
-    *w = '\0';
+    return w;
+}
+
+static void unescape(char *s)
+{
+    s[unescape_n(s, strlen(s))] = '\0';
 }
 
 /* Parses TOKEN(+|-)BIAS, e.g. 15043+1 or 15043-inf, into o->sp's bias list. */
@@ -215,6 +226,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
     o->n_threads = cria_app_default_threads();
     o->seed = -1;
     o->sp = cria_sampler_default_params();
+    o->escape = true;
     bool tb_set = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -249,6 +261,10 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
             ok = cria_arg_str(argc, argv, &i, &o->dump_logits);
         } else if (!strcmp(a, "--log-disable")) {
             o->quiet = true;
+        } else if (!strcmp(a, "-e") || !strcmp(a, "--escape")) {
+            o->escape = true;
+        } else if (!strcmp(a, "--no-escape")) {
+            o->escape = false;
         } else {
             cria_app_error("unknown option '%s' (see cria run -h)", a);
             ok = false;
@@ -477,15 +493,21 @@ int cria_cmd_run(int argc, char **argv)
     run_timing tm = {.t_start = cria_time_us()};
     size_t prompt_len = 0;
     char *prompt_buf = NULL;
-    const char *prompt = o.prompt ? o.prompt : "";
     if (o.prompt_file) {
         prompt_buf = read_prompt_file(o.prompt_file, &prompt_len);
-        if (!prompt_buf)
-            return 1;
-        prompt = prompt_buf;
     } else {
-        prompt_len = strlen(prompt);
+        prompt_len = o.prompt ? strlen(o.prompt) : 0;
+        prompt_buf = malloc(prompt_len + 1);
+        if (prompt_buf)
+            memcpy(prompt_buf, o.prompt ? o.prompt : "", prompt_len + 1);
+        else
+            cria_app_error("out of memory for the prompt");
     }
+    if (!prompt_buf)
+        return 1;
+    if (o.escape)
+        prompt_len = unescape_n(prompt_buf, prompt_len);
+    const char *prompt = prompt_buf;
 
     cria_model *model = NULL;
     cria_context *ctx = NULL;

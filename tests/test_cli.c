@@ -1078,6 +1078,24 @@ static void test_n_zero(void **state)
     free(args);
 }
 
+/* Prompts are unescaped as llama-cli does (\n, \t, \\, quotes) unless --no-escape. */
+static void test_escapes(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT(CKPT);
+    SKIP_WITHOUT(TOK512);
+    char *args = ckpt_args("-p 'A\\nB\\t\\\\ \\\"q\\\"' -n 0");
+    char *out = run_ok(args, NULL);
+    assert_string_equal(out, "A\nB\t\\ \"q\"\n");
+    free(out);
+    free(args);
+    args = ckpt_args("-p 'A\\nB' --no-escape -n 0");
+    out = run_ok(args, NULL);
+    assert_string_equal(out, "A\\nB\n");
+    free(out);
+    free(args);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1109,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_prompt_file),
         cmocka_unit_test(test_seed_and_threads),
         cmocka_unit_test(test_n_zero),
+        cmocka_unit_test(test_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
