@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -117,6 +118,10 @@ typedef struct cria_context_params {
     int32_t n_threads;   /* threads for single-token generation */
     int32_t n_threads_batch; /* threads for prompt batches */
     int32_t n_seq_max;   /* most distinct sequence ids (0 .. n_seq_max-1) */
+    /* Where the pool's threads run (see cria_placement_init); read only during
+     * cria_context_init. NULL (the default): no thread is pinned. A strict
+     * placement pins the calling thread too (worker 0), and it stays pinned. */
+    const struct cria_placement *placement;
 } cria_context_params;
 
 cria_context_params cria_context_default_params(void);
@@ -335,6 +340,64 @@ const char *cria_sampler_type_name(cria_sampler_type t);
  */
 cria_sampler *cria_sampler_chain_from_params(const cria_sampler_params *p, const cria_model *model, int32_t n_vocab,
                                              int32_t n_ctx);
+
+/* ---- threads: topology and placement --------------------------------------- */
+
+/*
+ * llama-cli's CPU options. A placement turns them, with the machine's
+ * topology (hwloc), into the CPUs each pool thread may run on; pass it in
+ * cria_context_params.placement. The default (all fields as below) pins
+ * nothing and suggests one thread per physical core.
+ */
+typedef struct cria_cpu_params {
+    int32_t n_threads;     /* -t; 0: one per physical core of the selected CPUs (no SMT siblings, no
+                              efficiency cores); with strict and a mask or range: one per listed CPU */
+    const char *cpu_mask;  /* --cpu-mask: hex, bit i = CPU i, any length, optional 0x; NULL or "": none */
+    const char *cpu_range; /* --cpu-range: "A-B" (also "A", "A-", "-B"), added to the mask; NULL or "": none */
+    int32_t strict;        /* --cpu-strict 0|1: thread i pinned to the i-th selected CPU (wrapping);
+                              0: threads float over the selected CPUs */
+    int32_t prio;          /* --prio: -1 low, 0 normal, 1 medium, 2 high, 3 realtime (cria_thread_set_priority) */
+    const char *numa;      /* --numa: "distribute" (thread i on node i mod nodes), "isolate" (all on the
+                              calling thread's node), "none" or "numactl" (no NUMA policy); NULL: none */
+} cria_cpu_params;
+
+cria_cpu_params cria_cpu_default_params(void);
+
+typedef struct cria_placement cria_placement;
+
+/*
+ * Reads this machine's topology, restricted to the CPUs the process may use
+ * (its affinity mask), and plans where each of the threads runs. Every bad
+ * value (malformed mask, a mask or range selecting no usable CPU, a range
+ * past the last CPU, an unknown NUMA mode, prio outside -1..3) fails with
+ * CRIA_ERR_ARG and a message naming it. Call it before pinning anything.
+ * On success *out is owned by the caller: free it with cria_placement_free.
+ */
+cria_status cria_placement_init(const cria_cpu_params *params, cria_placement **out, cria_error *err);
+void cria_placement_free(cria_placement *pl);
+
+/* The thread count: params.n_threads, or the default it stands for. */
+int32_t cria_placement_n_threads(const cria_placement *pl);
+
+/*
+ * The CPUs thread ith may run on (threads past n_threads reuse the plan from
+ * the start): writes up to cap of them, ascending, and returns the count;
+ * 0: not pinned, 1: pinned to that CPU.
+ */
+int32_t cria_placement_cpus(const cria_placement *pl, int32_t ith, int32_t *cpus, int32_t cap);
+
+/* Prints the topology and each thread's CPUs, one line each, for verbose output. */
+void cria_placement_print(const cria_placement *pl, FILE *f);
+
+/*
+ * Sets the scheduling priority of the calling thread, which threads it
+ * creates afterwards inherit (so call it before cria_context_init): -1 low
+ * (nice 5), 0 normal (unchanged), 1 medium (nice -5), 2 high (nice -10),
+ * 3 realtime (SCHED_FIFO). CRIA_ERR_ARG for another value;
+ * CRIA_ERR_UNSUPPORTED when the OS refuses (raising priority needs root or
+ * CAP_SYS_NICE): callers treat that as a warning.
+ */
+cria_status cria_thread_set_priority(int32_t prio, cria_error *err);
 
 /* ---- timing ---------------------------------------------------------------- */
 

@@ -17,6 +17,7 @@ cria_context_params cria_context_default_params(void)
         .n_threads = 1,
         .n_threads_batch = 0,
         .n_seq_max = 1,
+        .placement = NULL,
     };
     return p;
 }
@@ -67,7 +68,8 @@ cria_status cria_context_init(cria_model *model, const cria_context_params *para
     const int nth = p.n_threads > p.n_threads_batch ? p.n_threads : p.n_threads_batch;
     const size_t nb = (size_t)p.n_batch, d = (size_t)hp->n_embd, hd = (size_t)hp->head_dim;
     const size_t q_dim = (size_t)hp->n_head * hd, kv_dim = (size_t)hp->n_head_kv * hd, ff = (size_t)hp->n_ff;
-    cria_status st = cria_pool_init(nth, &ctx->pool, err);
+    cria_status st = cria_pool_init_placed(nth, p.placement, &ctx->pool, err);
+    ctx->params.placement = NULL; /* borrowed for init only */
     if (st == CRIA_OK)
         st = cria_kv_init(&ctx->kv, p.n_ctx, hp->n_layer, (int32_t)kv_dim, err);
     if (st != CRIA_OK) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "parallel/affinity.h"
 
 /*
  * Spin iterations before a waiting thread sleeps (a few hundred microseconds
@@ -108,7 +109,35 @@ static void *worker_main(void *p)
     }
 }
 
+/* Starts worker ith with pthread attributes that set its CPUs before it runs (when the plan pins it). */
+static int start_worker(cria_pool *pool, int ith, const cria_placement *placement, worker_arg *wa)
+{
+    const int *cpus = NULL;
+    int n_cpus = placement ? cria_placement_thread_cpus(placement, ith, &cpus) : 0;
+    if (n_cpus == 0)
+        return pthread_create(&pool->threads[ith], NULL, worker_main, wa);
+    size_t size;
+    cpu_set_t *set = cria_cpuset_new(cpus, n_cpus, &size);
+    pthread_attr_t attr;
+    int rc = set ? pthread_attr_init(&attr) : ENOMEM;
+    if (rc == 0) {
+        rc = pthread_attr_setaffinity_np(&attr, size, set);
+        if (rc == 0)
+            rc = pthread_create(&pool->threads[ith], &attr, worker_main, wa);
+        pthread_attr_destroy(&attr);
+    }
+    if (set)
+        CPU_FREE(set);
+    return rc;
+}
+
 cria_status cria_pool_init(int n_threads, cria_pool **out, cria_error *err)
+{
+    return cria_pool_init_placed(n_threads, NULL, out, err);
+}
+
+cria_status cria_pool_init_placed(int n_threads, const cria_placement *placement, cria_pool **out,
+                                  cria_error *err)
 {
     *out = NULL;
     if (n_threads < 1 || n_threads > 1024)
@@ -138,14 +167,24 @@ cria_status cria_pool_init(int n_threads, cria_pool **out, cria_error *err)
         if (wa) {
             wa->pool = pool;
             wa->ith = i;
-            rc = pthread_create(&pool->threads[i], NULL, worker_main, wa);
+            rc = start_worker(pool, i, placement, wa);
             if (rc)
                 free(wa);
         }
         if (rc) {
             pool->n_threads = i; /* join only the ones started */
             cria_pool_free(pool);
-            return cria_err_set(err, CRIA_ERR_NOMEM, "cannot start thread %d: %s", i, strerror(rc));
+            return cria_err_set(err, rc == EINVAL ? CRIA_ERR_ARG : CRIA_ERR_NOMEM, "cannot start thread %d%s: %s",
+                                i, rc == EINVAL ? " on its CPUs" : "", strerror(rc));
+        }
+    }
+    if (placement && cria_placement_pins_caller(placement)) {
+        const int *cpus;
+        int n_cpus = cria_placement_thread_cpus(placement, 0, &cpus);
+        cria_status st = cria_pin_self(cpus, n_cpus, err);
+        if (st != CRIA_OK) {
+            cria_pool_free(pool);
+            return st;
         }
     }
     *out = pool;

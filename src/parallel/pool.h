@@ -19,6 +19,15 @@ typedef void (*cria_task_fn)(void *arg, int ith, int nth);
 /* Starts n_threads - 1 workers (n_threads >= 1). */
 cria_status cria_pool_init(int n_threads, cria_pool **out, cria_error *err);
 
+/*
+ * Like cria_pool_init, with each thread started on the CPUs that placement
+ * gives it (cria_placement_cpus; threads with none are not pinned). Worker 0
+ * is the calling thread: it is pinned only in strict mode, and stays pinned
+ * after the pool is freed. NULL placement: cria_pool_init.
+ */
+cria_status cria_pool_init_placed(int n_threads, const cria_placement *placement, cria_pool **out,
+                                  cria_error *err);
+
 /* Stops and joins the workers. */
 void cria_pool_free(cria_pool *pool);
 
