@@ -41,6 +41,15 @@ static void penalties_accept(cria_sampler *s, cria_token t)
     ps->head = ps->head + 1 == ps->last_n ? 0 : ps->head + 1;
 }
 
+/* Starts a new apply: stamps older than this one mean "not touched yet". */
+static void next_epoch(penalties_sampler *ps)
+{
+    if (++ps->epoch == 0) { /* wrapped: old stamps could match again */
+        memset(ps->stamp, 0, (size_t)ps->n_vocab * sizeof *ps->stamp);
+        ps->epoch = 1;
+    }
+}
+
 static float penalise(const penalties_sampler *ps, float logit, int32_t c)
 {
     logit = logit <= 0.0f ? logit * ps->repeat : logit / ps->repeat;
@@ -80,7 +89,7 @@ static void penalties_apply(cria_sampler *s, cria_token_data_array *cur)
         dense = (size_t)t < cur->size && cur->data[t].id == t;
     }
     if (dense) {
-        ps->epoch++;
+        next_epoch(ps);
         for (int32_t j = 0; j < ps->size; j++) {
             const cria_token t = ps->ring[j];
             if (ps->stamp[t] != ps->epoch) {
@@ -107,7 +116,7 @@ static cria_raw_result penalties_apply_raw(cria_sampler *s, cria_raw_logits *raw
     if (raw->n != ps->n_vocab)
         return CRIA_RAW_NONE;
     float *x = cria_raw_writable(raw);
-    ps->epoch++;
+    next_epoch(ps);
     for (int32_t j = 0; j < ps->size; j++) {
         const cria_token t = ps->ring[j];
         if (ps->stamp[t] != ps->epoch) {
