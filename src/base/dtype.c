@@ -52,7 +52,16 @@ const char *cria_dtype_name(uint32_t t)
 
 bool cria_dtype_supported(cria_dtype t)
 {
-    return t == CRIA_DTYPE_F32 || t == CRIA_DTYPE_F16 || t == CRIA_DTYPE_BF16;
+    switch (t) {
+    case CRIA_DTYPE_F32: case CRIA_DTYPE_F16: case CRIA_DTYPE_BF16:
+    /* block types with a dot product in src/quant (Q8_1 and Q8_K are activation-only) */
+    case CRIA_DTYPE_Q8_0: case CRIA_DTYPE_Q4_0: case CRIA_DTYPE_Q4_1: case CRIA_DTYPE_Q5_0: case CRIA_DTYPE_Q5_1:
+    case CRIA_DTYPE_Q2_K: case CRIA_DTYPE_Q3_K: case CRIA_DTYPE_Q4_K: case CRIA_DTYPE_Q5_K: case CRIA_DTYPE_Q6_K:
+    case CRIA_DTYPE_TQ1_0: case CRIA_DTYPE_TQ2_0:
+        return true;
+    default:
+        return false;
+    }
 }
 
 bool cria_dtype_row_bytes(cria_dtype t, uint64_t n, uint64_t *bytes)

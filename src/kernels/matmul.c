@@ -2,11 +2,14 @@
 
 #include <stdatomic.h>
 
+#include "quant/quant.h"
+
 /* Weight rows per work item: small enough to balance, large enough that the counter stays cold. */
 enum { ROW_CHUNK = 16 };
 
 typedef struct matmul_task {
     const cria_vec_kernels *k;
+    const cria_quant_traits *q; /* block-quantized weights: their kernels at this ISA level; else NULL */
     const cria_weight *w;
     const float *x;  /* f32 activations */
     const void *xc;  /* activations in the dot product's type */
@@ -16,6 +19,10 @@ typedef struct matmul_task {
     atomic_long next_chunk;
 } matmul_task;
 
+/*
+ * Two bytes per element covers every activation type: f16/bf16 take 2, the
+ * block types at most 36 bytes per 32 (Q8_1) or 292 per 256 (Q8_K).
+ */
 size_t cria_matmul_scratch_bytes(int64_t n, int64_t cols)
 {
     return (size_t)n * (size_t)cols * sizeof(uint16_t);
@@ -24,6 +31,8 @@ size_t cria_matmul_scratch_bytes(int64_t n, int64_t cols)
 static float dot_row(const matmul_task *t, const void *wrow, int64_t tok)
 {
     const int64_t cols = t->w->cols;
+    if (t->q)
+        return t->q->vec_dot(cols, wrow, (const char *)t->xc + (size_t)tok * t->xc_row_bytes);
     switch (t->w->type) {
     case CRIA_DTYPE_F16:
         return t->k->dot_f16(cols, wrow, (const uint16_t *)((const char *)t->xc + (size_t)tok * t->xc_row_bytes));
@@ -60,7 +69,14 @@ void cria_matmul(const cria_vec_kernels *k, cria_pool *pool, int nth, const cria
     matmul_task t = {.k = k, .w = w, .x = x, .xc = scratch, .n = n, .y = y};
     atomic_init(&t.next_chunk, 0);
     t.xc_row_bytes = (size_t)w->cols * sizeof(uint16_t);
-    if (w->type == CRIA_DTYPE_F16 || w->type == CRIA_DTYPE_BF16) {
+    t.q = cria_quant_traits_for(w->type, k->isa);
+    if (t.q) {
+        /* each activation row quantized once to the weight's dot type, as the reference engine does */
+        const cria_quant_traits *a = cria_quant_traits_for(t.q->vec_dot_type, k->isa);
+        t.xc_row_bytes = (size_t)(w->cols / a->block) * a->block_bytes;
+        for (int64_t tok = 0; tok < n; tok++)
+            a->from_float(x + tok * w->cols, (char *)scratch + (size_t)tok * t.xc_row_bytes, w->cols);
+    } else if (w->type == CRIA_DTYPE_F16 || w->type == CRIA_DTYPE_BF16) {
         for (int64_t tok = 0; tok < n; tok++) {
             uint16_t *dst = (uint16_t *)((char *)scratch + (size_t)tok * t.xc_row_bytes);
             if (w->type == CRIA_DTYPE_F16)

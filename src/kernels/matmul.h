@@ -3,7 +3,8 @@
  * batch of n f32 activation rows x (n x cols): y is n x rows.
  *
  * The activations are converted once to the type the weight's dot product
- * takes (f16 for f16 weights, bf16 for bf16, f32 otherwise), as the reference
+ * takes (f16 for f16 weights, bf16 for bf16, f32 for f32, and for block
+ * types the traits' vec_dot_type: Q8_0, Q8_1 or Q8_K), as the reference
  * engine does, then row chunks are shared out through an atomic counter. A
  * chunk streams its weight rows once and applies them to every token, so a
  * batch reads the weights once, not n times.

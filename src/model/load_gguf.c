@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "base/fp16.h"
 #include "model/model.h"
+#include "quant/quant.h"
 
 /* Reads an integer key into *out; required keys that are missing are an error. */
 static cria_status get_int(const cria_gguf *g, const char *key, bool required, int32_t *out, cria_error *err)
@@ -110,7 +111,7 @@ static cria_status bind_matrix(const cria_gguf *g, const char *name, int64_t col
     return CRIA_OK;
 }
 
-/* Binds a 1-D float vector of n elements, converting F16/BF16 into a buffer the model owns. */
+/* Binds a 1-D float vector of n elements, converting F16/BF16/block types into a buffer the model owns. */
 static cria_status bind_vector(cria_model *m, const cria_gguf *g, const char *name, int64_t n, const float **out,
                                cria_error *err)
 {
@@ -125,6 +126,11 @@ static cria_status bind_vector(cria_model *m, const cria_gguf *g, const char *na
     float *buf = malloc((size_t)n * sizeof *buf);
     if (!buf || !cria_model_own(m, buf))
         return cria_err_set(err, CRIA_ERR_NOMEM, "%s: out of memory converting '%s'", cria_gguf_name(g), name);
+    if (cria_quant_is_quantized(w.type)) {
+        cria_quant_traits_for(w.type, CRIA_ISA_SCALAR)->to_float(w.data, buf, n);
+        *out = buf;
+        return CRIA_OK;
+    }
     const uint16_t *src = w.data;
     for (int64_t i = 0; i < n; i++)
         buf[i] = w.type == CRIA_DTYPE_F16 ? cria_fp16_to_f32(src[i]) : cria_bf16_to_f32(src[i]);

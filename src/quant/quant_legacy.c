@@ -34,17 +34,46 @@ static void block_minmax(const float *x, int n, float *min, float *max)
     *max = hi;
 }
 
+/*
+ * The float arithmetic of the 32-block dot products, shaped as llama.cpp's
+ * x86 kernels shape it so rounding agrees (activations quantized downstream
+ * amplify any difference): eight lanes, lane k holding the integer sum of
+ * elements 4k..4k+3 of each block, each lane accumulated across blocks with
+ * a fused multiply-add by the block's d_w * d_a, then the lanes summed
+ * pairwise as hsum_float_8 does. Every ISA level does exactly this.
+ */
+static inline void lanes_fma(const int8_t *q, const int8_t *a, float d, float acc[8])
+{
+    for (int k = 0; k < 8; k++) {
+        int s = 0;
+        for (int j = 4 * k; j < 4 * k + 4; j++)
+            s += q[j] * a[j];
+        acc[k] = fmaf((float)s, d, acc[k]);
+    }
+}
+
+static inline float lanes_sum(const float acc[8])
+{
+    const float r0 = acc[0] + acc[4], r1 = acc[1] + acc[5], r2 = acc[2] + acc[6], r3 = acc[3] + acc[7];
+    return (r0 + r2) + (r1 + r3);
+}
+
 /* ---- Q8_0 --------------------------------------------------------------- */
 
-/* d = max|x| / 127, q = round(x / d) (ties to even, as the SIMD quantizers of the reference engine). */
+/*
+ * d = max|x| / 127, q = round(x * (127 / max|x|)), ties to even: exactly the
+ * arithmetic of the reference engine's x86 activation quantizer (127 / max
+ * rather than 1 / d: the two differ in the last bit, and at a rounding tie
+ * that changes q, which golden logits notice).
+ */
 void quant_q8_0_from_float(const float *x, void *vy, int64_t n)
 {
     block_q8_0 *y = vy;
     float v[QK_LEGACY];
     for (int64_t i = 0; i < n / QK_LEGACY; i++) {
         quant_clean_block(x + i * QK_LEGACY, v, QK_LEGACY);
-        const float d = block_absmax(v, QK_LEGACY, NULL) / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float amax = block_absmax(v, QK_LEGACY, NULL), d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[i].d = quant_half(d);
         for (int j = 0; j < QK_LEGACY; j++)
             y[i].qs[j] = (int8_t)quant_nearest(v[j] * id);
@@ -67,14 +96,10 @@ void quant_q8_0_to_float(const void *vx, float *y, int64_t n)
 float quant_q8_0_dot(int64_t n, const void *vw, const void *va)
 {
     const block_q8_0 *w = vw, *a = va;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK_LEGACY; j++)
-            sumi += w[i].qs[j] * a[i].qs[j];
-        sum += (float)sumi * (quant_f32(w[i].d) * quant_f32(a[i].d));
-    }
-    return sum;
+    float acc[8] = {0};
+    for (int64_t i = 0; i < n / QK_LEGACY; i++)
+        lanes_fma(w[i].qs, a[i].qs, quant_f32(w[i].d) * quant_f32(a[i].d), acc);
+    return lanes_sum(acc);
 }
 
 /* ---- Q8_1 --------------------------------------------------------------- */
@@ -159,14 +184,16 @@ float quant_q4_0_dot(int64_t n, const void *vw, const void *va)
 {
     const block_q4_0 *w = vw;
     const block_q8_0 *a = va;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK_LEGACY / 2; j++)
-            sumi += ((w[i].qs[j] & 0xF) - 8) * a[i].qs[j] + ((w[i].qs[j] >> 4) - 8) * a[i].qs[j + 16];
-        sum += (float)sumi * (quant_f32(w[i].d) * quant_f32(a[i].d));
+        int8_t q[QK_LEGACY];
+        for (int j = 0; j < QK_LEGACY / 2; j++) {
+            q[j] = (int8_t)((w[i].qs[j] & 0xF) - 8);
+            q[j + 16] = (int8_t)((w[i].qs[j] >> 4) - 8);
+        }
+        lanes_fma(q, a[i].qs, quant_f32(w[i].d) * quant_f32(a[i].d), acc);
     }
-    return sum;
+    return lanes_sum(acc);
 }
 
 /* ---- Q4_1 --------------------------------------------------------------- */
@@ -217,14 +244,17 @@ float quant_q4_1_dot(int64_t n, const void *vw, const void *va)
 {
     const block_q4_1 *w = vw;
     const block_q8_1 *a = va;
-    float sum = 0.0f;
+    float acc[8] = {0}, summs = 0.0f;
     for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK_LEGACY / 2; j++)
-            sumi += (w[i].qs[j] & 0xF) * a[i].qs[j] + (w[i].qs[j] >> 4) * a[i].qs[j + 16];
-        sum += (quant_f32(w[i].d) * quant_f32(a[i].d)) * (float)sumi + quant_f32(w[i].m) * quant_f32(a[i].s);
+        int8_t q[QK_LEGACY];
+        for (int j = 0; j < QK_LEGACY / 2; j++) {
+            q[j] = (int8_t)(w[i].qs[j] & 0xF);
+            q[j + 16] = (int8_t)(w[i].qs[j] >> 4);
+        }
+        summs += quant_f32(w[i].m) * quant_f32(a[i].s);
+        lanes_fma(q, a[i].qs, quant_f32(w[i].d) * quant_f32(a[i].d), acc);
     }
-    return sum;
+    return lanes_sum(acc) + summs;
 }
 
 /* ---- Q5_0 --------------------------------------------------------------- */
@@ -289,18 +319,17 @@ float quant_q5_0_dot(int64_t n, const void *vw, const void *va)
 {
     const block_q5_0 *w = vw;
     const block_q8_0 *a = va;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_LEGACY; i++) {
         const uint32_t qh = load_qh(w[i].qh);
-        int sumi = 0;
+        int8_t q[QK_LEGACY];
         for (int j = 0; j < QK_LEGACY / 2; j++) {
-            const int q0 = (int)((w[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
-            const int q1 = (int)((w[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
-            sumi += q0 * a[i].qs[j] + q1 * a[i].qs[j + 16];
+            q[j] = (int8_t)(((w[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16);
+            q[j + 16] = (int8_t)(((w[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16);
         }
-        sum += (float)sumi * (quant_f32(w[i].d) * quant_f32(a[i].d));
+        lanes_fma(q, a[i].qs, quant_f32(w[i].d) * quant_f32(a[i].d), acc);
     }
-    return sum;
+    return lanes_sum(acc);
 }
 
 /* ---- Q5_1 --------------------------------------------------------------- */
@@ -355,16 +384,16 @@ float quant_q5_1_dot(int64_t n, const void *vw, const void *va)
 {
     const block_q5_1 *w = vw;
     const block_q8_1 *a = va;
-    float sum = 0.0f;
+    float acc[8] = {0}, summs = 0.0f;
     for (int64_t i = 0; i < n / QK_LEGACY; i++) {
         const uint32_t qh = load_qh(w[i].qh);
-        int sumi = 0;
+        int8_t q[QK_LEGACY];
         for (int j = 0; j < QK_LEGACY / 2; j++) {
-            const int q0 = (int)((w[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4));
-            const int q1 = (int)((w[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
-            sumi += q0 * a[i].qs[j] + q1 * a[i].qs[j + 16];
+            q[j] = (int8_t)((w[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4));
+            q[j + 16] = (int8_t)((w[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
         }
-        sum += (quant_f32(w[i].d) * quant_f32(a[i].d)) * (float)sumi + quant_f32(w[i].m) * quant_f32(a[i].s);
+        summs += quant_f32(w[i].m) * quant_f32(a[i].s);
+        lanes_fma(q, a[i].qs, quant_f32(w[i].d) * quant_f32(a[i].d), acc);
     }
-    return sum;
+    return lanes_sum(acc) + summs;
 }
