@@ -119,8 +119,9 @@ typedef struct cria_context_params {
     int32_t n_threads_batch; /* threads for prompt batches */
     int32_t n_seq_max;   /* most distinct sequence ids (0 .. n_seq_max-1) */
     /* Where the pool's threads run (see cria_placement_init); read only during
-     * cria_context_init. NULL (the default): no thread is pinned. A strict
-     * placement pins the calling thread too (worker 0), and it stays pinned. */
+     * cria_context_init. NULL (the default): no thread is pinned. A placement
+     * that pins threads restricts the calling thread (worker 0) to thread 0's
+     * CPUs too, and it stays so after the context is freed. */
     const struct cria_placement *placement;
 } cria_context_params;
 
@@ -130,6 +131,12 @@ cria_status cria_context_init(cria_model *model, const cria_context_params *para
                               cria_error *err);
 void cria_context_free(cria_context *ctx);
 int32_t cria_n_ctx(const cria_context *ctx);
+/*
+ * Runs one empty region on every pool thread and writes the CPU each ran on
+ * (up to cap; thread 0 is the caller); returns the pool's thread count. For
+ * verbose output with cria_placement_print.
+ */
+int32_t cria_context_thread_cpus(cria_context *ctx, int32_t *cpus, int32_t cap);
 
 /*
  * A batch of tokens for one decode call. Token i belongs to sequence seq_id[i]
@@ -386,8 +393,12 @@ int32_t cria_placement_n_threads(const cria_placement *pl);
  */
 int32_t cria_placement_cpus(const cria_placement *pl, int32_t ith, int32_t *cpus, int32_t cap);
 
-/* Prints the topology and each thread's CPUs, one line each, for verbose output. */
-void cria_placement_print(const cria_placement *pl, FILE *f);
+/*
+ * Prints the topology, the options and each thread's planned CPUs, one line
+ * each, for verbose output; with running_on (n_running entries, e.g. from
+ * cria_context_thread_cpus; NULL: none), also the CPU each thread was seen on.
+ */
+void cria_placement_print(const cria_placement *pl, const int32_t *running_on, int32_t n_running, FILE *f);
 
 /*
  * Sets the scheduling priority of the calling thread, which threads it

@@ -133,6 +133,16 @@ int32_t cria_n_ctx(const cria_context *ctx)
     return ctx->params.n_ctx;
 }
 
+int32_t cria_context_thread_cpus(cria_context *ctx, int32_t *cpus, int32_t cap)
+{
+    int where[1024]; /* the pool's limit */
+    cria_pool_where(ctx->pool, where);
+    int n = cria_pool_size(ctx->pool);
+    for (int i = 0; i < n && i < cap; i++)
+        cpus[i] = where[i];
+    return n;
+}
+
 cria_batch cria_batch_init(int32_t n_max)
 {
     cria_batch b;

@@ -354,7 +354,7 @@ int cria_placement_thread_cpus(const cria_placement *pl, int ith, const int **cp
 
 int cria_placement_pins_caller(const cria_placement *pl)
 {
-    return pl->strict && pl->pins;
+    return pl->pins;
 }
 
 int32_t cria_placement_cpus(const cria_placement *pl, int32_t ith, int32_t *cpus, int32_t cap)
@@ -368,23 +368,32 @@ int32_t cria_placement_cpus(const cria_placement *pl, int32_t ith, int32_t *cpus
     return n;
 }
 
-void cria_placement_print(const cria_placement *pl, FILE *f)
+void cria_placement_print(const cria_placement *pl, const int32_t *running_on, int32_t n_running, FILE *f)
 {
     fprintf(f, "topology: %s\n", pl->topo_line);
     fprintf(f, "placement: %d thread%s, strict %d, numa %s, prio %d (%s)%s\n", pl->n_threads,
             pl->n_threads == 1 ? "" : "s", pl->strict, numa_names[pl->numa], pl->prio, prio_names[pl->prio + 1],
             pl->pins ? "" : ", threads not pinned");
-    if (!pl->pins)
+    int n = running_on && n_running > pl->n_threads ? n_running : pl->n_threads;
+    if (!pl->pins && !running_on)
         return;
-    char list[256];
-    for (int i = 0; i < pl->n_threads; i++) {
+    char list[1024];
+    for (int i = 0; i < n; i++) {
         const int *c;
-        int n = cria_placement_thread_cpus(pl, i, &c);
-        cria_cpu_list_str(c, n, list, sizeof list);
-        fprintf(f, "  thread %d: CPU%s %s", i, n == 1 ? "" : "s", list);
-        if (pl->node_of_thread[i] >= 0)
-            fprintf(f, " (NUMA node %d)", pl->node_of_thread[i]);
-        fprintf(f, "%s\n", i == 0 && !pl->strict ? " (the calling thread stays where it is)" : "");
+        int nc = cria_placement_thread_cpus(pl, i, &c);
+        fprintf(f, "  thread %d: ", i);
+        if (nc == 0) {
+            fprintf(f, "not pinned");
+        } else {
+            cria_cpu_list_str(c, nc, list, sizeof list);
+            fprintf(f, "CPU%s %s", nc == 1 ? "" : "s", list);
+            int node = pl->node_of_thread[i % pl->n_threads];
+            if (node >= 0)
+                fprintf(f, " (NUMA node %d)", node);
+        }
+        if (running_on && i < n_running)
+            fprintf(f, ", running on CPU %d", running_on[i]);
+        fprintf(f, "\n");
     }
 }
 

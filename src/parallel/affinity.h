@@ -43,7 +43,12 @@ cria_status cria_placement_build(const cria_topology *topo, const cria_cpu_param
 /* CPUs of thread ith (wrapping past n_threads): *cpus points into pl; returns the count (0: not pinned). */
 int cria_placement_thread_cpus(const cria_placement *pl, int ith, const int **cpus);
 
-/* True when the plan pins the calling thread too (strict mode): a pool then pins its worker 0. */
+/*
+ * True when the plan places threads at all (the user asked for a mask, a
+ * range, strict or a NUMA mode): a pool then restricts its worker 0, the
+ * calling thread, to thread 0's CPUs as well (as llama.cpp does with the
+ * main thread), since it does its share of every region and all serial work.
+ */
 int cria_placement_pins_caller(const cria_placement *pl);
 
 /* Restricts the calling thread to the n CPUs listed (n > 0); CRIA_ERR_ARG naming them when the OS refuses. */

@@ -4,6 +4,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -209,6 +210,17 @@ void cria_pool_free(cria_pool *pool)
 int cria_pool_size(const cria_pool *pool)
 {
     return pool->n_threads;
+}
+
+static void record_cpu(void *arg, int ith, int nth)
+{
+    (void)nth;
+    ((int *)arg)[ith] = sched_getcpu();
+}
+
+void cria_pool_where(cria_pool *pool, int *cpu_of_thread)
+{
+    cria_pool_run(pool, pool->n_threads, record_cpu, cpu_of_thread);
 }
 
 /*

@@ -22,7 +22,7 @@ cria_status cria_pool_init(int n_threads, cria_pool **out, cria_error *err);
 /*
  * Like cria_pool_init, with each thread started on the CPUs that placement
  * gives it (cria_placement_cpus; threads with none are not pinned). Worker 0
- * is the calling thread: it is pinned only in strict mode, and stays pinned
+ * is the calling thread: it is restricted to thread 0's CPUs too, and stays so
  * after the pool is freed. NULL placement: cria_pool_init.
  */
 cria_status cria_pool_init_placed(int n_threads, const cria_placement *placement, cria_pool **out,
@@ -32,6 +32,9 @@ cria_status cria_pool_init_placed(int n_threads, const cria_placement *placement
 void cria_pool_free(cria_pool *pool);
 
 int cria_pool_size(const cria_pool *pool);
+
+/* Runs one region on every thread; cpu_of_thread[i] gets the CPU thread i ran it on (pool size entries). */
+void cria_pool_where(cria_pool *pool, int *cpu_of_thread);
 
 /*
  * Runs fn(arg, ith, nth) for ith = 0..nth-1, ith 0 on the caller, and returns
