@@ -15,6 +15,7 @@ typedef struct mirostat_sampler {
     int32_t n_vocab, m;
     float tau, eta, mu;
     uint64_t seed, rng;
+    cria_sort_buf sort;
 } mirostat_sampler;
 
 /* Draws from the softmaxed cur and moves mu by eta times the surprise error. */
@@ -61,17 +62,17 @@ static void mirostat_apply(cria_sampler *s, cria_token_data_array *cur)
     mirostat_sampler *ms = (mirostat_sampler *)s;
     if (cur->size == 0)
         return;
-    cria_cand_softmax(cur, false);
+    cria_cand_softmax(cur, false, NULL);
     size_t m = ms->m > 1 ? (size_t)ms->m : 1;
     m = m < cur->size ? m : cur->size;
-    cria_cand_top_k(cur, m);
+    cria_cand_top_k(cur, m, &ms->sort);
     cria_token_data_array head = {.data = cur->data, .size = m, .selected = -1, .sorted = 1};
     const size_t k = mirostat_k(ms, &head);
     if (k > m)
-        cria_cand_top_k(cur, k);
+        cria_cand_top_k(cur, k, &ms->sort);
     cur->size = k;
     cur->sorted = 1;
-    cria_cand_softmax(cur, false);
+    cria_cand_softmax(cur, false, NULL);
     mirostat_draw(ms, cur);
 }
 
@@ -95,7 +96,7 @@ static void mirostat_v2_apply(cria_sampler *s, cria_token_data_array *cur)
     mirostat_sampler *ms = (mirostat_sampler *)s;
     if (cur->size == 0)
         return;
-    cria_cand_softmax(cur, false);
+    cria_cand_softmax(cur, false, NULL);
     cria_token_data *d = cur->data;
     size_t n = 0;
     for (size_t i = 0; i < cur->size; i++) {
@@ -106,12 +107,12 @@ static void mirostat_v2_apply(cria_sampler *s, cria_token_data_array *cur)
         }
     }
     if (n == 0) {
-        cria_cand_top_k(cur, 1);
+        cria_cand_top_k(cur, 1, &ms->sort);
         n = 1;
     }
     cur->size = n;
-    cria_cand_sort(cur);
-    cria_cand_softmax(cur, false);
+    cria_cand_sort(cur, &ms->sort);
+    cria_cand_softmax(cur, false, NULL);
     mirostat_draw(ms, cur);
 }
 
@@ -122,11 +123,17 @@ static void mirostat_reset(cria_sampler *s)
     ms->rng = ms->seed;
 }
 
+static void mirostat_free(cria_sampler *s)
+{
+    cria_sort_buf_free(&((mirostat_sampler *)s)->sort);
+}
+
 static const cria_sampler_iface mirostat_iface = {
     .name = "mirostat",
     .apply = mirostat_apply,
     .apply_ref = mirostat_apply_ref,
     .reset = mirostat_reset,
+    .free = mirostat_free,
 };
 
 static const cria_sampler_iface mirostat_v2_iface = {
@@ -134,6 +141,7 @@ static const cria_sampler_iface mirostat_v2_iface = {
     .apply = mirostat_v2_apply,
     .apply_ref = mirostat_v2_apply_ref,
     .reset = mirostat_reset,
+    .free = mirostat_free,
 };
 
 static cria_sampler *mirostat_new(const cria_sampler_iface *iface, int32_t n_vocab, uint64_t seed, float tau,

@@ -65,12 +65,37 @@ static inline bool cria_cand_before(const cria_token_data *a, const cria_token_d
     return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
 }
 
+/* Scratch for the radix sorts, owned by the sampler that sorts; grown on demand. */
+typedef struct cria_sort_buf {
+    uint32_t *key, *key2, *idx, *idx2;
+    cria_token_data *tmp;
+    size_t cap;
+} cria_sort_buf;
+
+/* Grows buf to n entries; false on no memory. */
+bool cria_sort_buf_reserve(cria_sort_buf *buf, size_t n);
+void cria_sort_buf_free(cria_sort_buf *buf);
+
+/*
+ * Stable LSD radix sort of buf->key[0..n) ascending, carrying buf->idx[0..n)
+ * along (the caller fills both after cria_sort_buf_reserve). Passes whose
+ * byte is the same for every key are skipped.
+ */
+void cria_radix_sort(cria_sort_buf *buf, size_t n);
+
+/* A uint32 that orders floats by descending value (-0 and +0 equal; never given NaN). */
+uint32_t cria_desc_key(float f);
+
 /* Sorts cur into cria_cand_before order (qsort: the reference). */
 void cria_cand_sort_ref(cria_token_data_array *cur);
-/* Same result, faster: skips when cur->sorted, merge sort with a persistent scratch buffer. */
-void cria_cand_sort(cria_token_data_array *cur);
+/*
+ * Same result, faster: nothing when cur->sorted; a radix sort on the logit
+ * through buf (may be NULL) when the array is large and its ids ascend, so
+ * ties stay in id order; qsort otherwise.
+ */
+void cria_cand_sort(cria_token_data_array *cur, cria_sort_buf *buf);
 /* Keeps the k first tokens in cria_cand_before order, sorted (k <= size); the fast path of top-k. */
-void cria_cand_top_k(cria_token_data_array *cur, size_t k);
+void cria_cand_top_k(cria_token_data_array *cur, size_t k, cria_sort_buf *buf);
 /* Fills out (room for k) with the k best of n raw logits, sorted; NaN counts as -inf. Returns the count. */
 size_t cria_raw_top_k(const float *logits, int32_t n, size_t k, cria_token_data *out);
 /* Index of the largest raw logit (the first one on ties; NaN never wins unless all are NaN). */
@@ -82,7 +107,7 @@ int32_t cria_raw_argmax(const float *logits, int32_t n);
  * llama.cpp's softmax(sort = true)); the fast one uses the sorted flag.
  */
 void cria_cand_softmax_ref(cria_token_data_array *cur);
-void cria_cand_softmax(cria_token_data_array *cur, bool sort);
+void cria_cand_softmax(cria_token_data_array *cur, bool sort, cria_sort_buf *buf);
 
 /* splitmix64 stream: next 64 bits, and a uniform double in [0, 1) with 53 bits. */
 uint64_t cria_rng_next(uint64_t *state);

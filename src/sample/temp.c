@@ -11,6 +11,7 @@
 typedef struct temp_sampler {
     cria_sampler base;
     float temp, delta, exponent;
+    cria_sort_buf sort;
 } temp_sampler;
 
 /* Reference: divide every logit, or keep the first maximum. */
@@ -66,7 +67,7 @@ static void resoftmax(cria_token_data_array *cur)
     const double max = (double)cur->data[0].logit;
     double sum = 0.0;
     if (cur->data[0].logit == -INFINITY) {
-        cria_cand_softmax(cur, false);
+        cria_cand_softmax(cur, false, NULL);
         return;
     }
     for (size_t i = 0; i < cur->size; i++) {
@@ -102,7 +103,7 @@ static void temp_apply(cria_sampler *s, cria_token_data_array *cur)
     }
     if (cur->size <= 1)
         return;
-    cria_cand_softmax(cur, true);
+    cria_cand_softmax(cur, true, &t->sort);
     scale(cur, dynamic_temp(t, cur));
     resoftmax(cur);
 }
@@ -126,11 +127,17 @@ static cria_raw_result temp_apply_raw(cria_sampler *s, cria_raw_logits *raw, cri
     return CRIA_RAW_KEPT;
 }
 
+static void temp_free(cria_sampler *s)
+{
+    cria_sort_buf_free(&((temp_sampler *)s)->sort);
+}
+
 static const cria_sampler_iface temp_iface = {
     .name = "temp",
     .apply = temp_apply,
     .apply_ref = temp_apply_ref,
     .apply_raw = temp_apply_raw,
+    .free = temp_free,
 };
 
 static const cria_sampler_iface temp_ext_iface = {
@@ -138,6 +145,7 @@ static const cria_sampler_iface temp_ext_iface = {
     .apply = temp_apply,
     .apply_ref = temp_apply_ref,
     .apply_raw = temp_apply_raw,
+    .free = temp_free,
 };
 
 cria_sampler *cria_sampler_init_temp_ext(float temp, float delta, float exponent)

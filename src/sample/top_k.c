@@ -10,6 +10,7 @@
 typedef struct top_k_sampler {
     cria_sampler base;
     int32_t k;
+    cria_sort_buf sort;
 } top_k_sampler;
 
 static void top_k_apply_ref(cria_sampler *s, cria_token_data_array *cur)
@@ -24,11 +25,12 @@ static void top_k_apply_ref(cria_sampler *s, cria_token_data_array *cur)
 
 static void top_k_apply(cria_sampler *s, cria_token_data_array *cur)
 {
-    const int32_t k = ((top_k_sampler *)s)->k;
+    top_k_sampler *t = (top_k_sampler *)s;
+    const int32_t k = t->k;
     if (k <= 0)
         return;
     const size_t kk = (size_t)k < cur->size ? (size_t)k : cur->size;
-    cria_cand_top_k(cur, kk);
+    cria_cand_top_k(cur, kk, &t->sort);
     cur->size = kk;
     cur->sorted = 1;
 }
@@ -45,11 +47,17 @@ static cria_raw_result top_k_apply_raw(cria_sampler *s, cria_raw_logits *raw, cr
     return CRIA_RAW_BUILT;
 }
 
+static void top_k_free(cria_sampler *s)
+{
+    cria_sort_buf_free(&((top_k_sampler *)s)->sort);
+}
+
 static const cria_sampler_iface top_k_iface = {
     .name = "top-k",
     .apply = top_k_apply,
     .apply_ref = top_k_apply_ref,
     .apply_raw = top_k_apply_raw,
+    .free = top_k_free,
 };
 
 cria_sampler *cria_sampler_init_top_k(int32_t k)

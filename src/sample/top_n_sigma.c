@@ -14,6 +14,7 @@ typedef struct sigma_sampler {
     float n;
     cria_token_data *tmp; /* fast-path scratch */
     size_t cap;
+    cria_sort_buf sort;
 } sigma_sampler;
 
 /* The cut: max - n * std over the logits that are not -inf (two passes, in double). */
@@ -86,7 +87,7 @@ static void sigma_apply(cria_sampler *s, cria_token_data_array *cur)
     }
     memcpy(d + kept, t->tmp, masked * sizeof *d);
     cria_token_data_array head = {.data = d, .size = kept, .selected = -1, .sorted = cur->sorted};
-    cria_cand_sort(&head);
+    cria_cand_sort(&head, &t->sort);
     bool ids_sorted = true;
     for (size_t i = kept + 1; i < cur->size && ids_sorted; i++)
         ids_sorted = d[i - 1].id < d[i].id;
@@ -95,7 +96,7 @@ static void sigma_apply(cria_sampler *s, cria_token_data_array *cur)
         cria_cand_sort_ref(&tail);
     }
     cur->sorted = 1;
-    cria_cand_softmax(cur, false);
+    cria_cand_softmax(cur, false, NULL);
 }
 
 static cria_raw_result sigma_apply_raw(cria_sampler *s, cria_raw_logits *raw, cria_token_data_array *cur)
@@ -108,6 +109,7 @@ static cria_raw_result sigma_apply_raw(cria_sampler *s, cria_raw_logits *raw, cr
 static void sigma_free(cria_sampler *s)
 {
     free(((sigma_sampler *)s)->tmp);
+    cria_sort_buf_free(&((sigma_sampler *)s)->sort);
 }
 
 static const cria_sampler_iface sigma_iface = {

@@ -12,6 +12,7 @@ typedef struct cutoff_sampler {
     cria_sampler base;
     float p;
     size_t min_keep;
+    cria_sort_buf sort;
 } cutoff_sampler;
 
 /* ---- top-p ----------------------------------------------------------------- */
@@ -43,13 +44,13 @@ static void top_p_apply_ref(cria_sampler *s, cria_token_data_array *cur)
  */
 static void top_p_apply(cria_sampler *s, cria_token_data_array *cur)
 {
-    const cutoff_sampler *t = (const cutoff_sampler *)s;
+    cutoff_sampler *t = (cutoff_sampler *)s;
     if (t->p >= 1.0f || cur->size == 0)
         return;
-    cria_cand_softmax(cur, false);
+    cria_cand_softmax(cur, false, NULL);
     size_t k = cur->sorted || cur->size <= 1024 ? cur->size : 256;
     for (;;) {
-        cria_cand_top_k(cur, k);
+        cria_cand_top_k(cur, k, &t->sort);
         float cum = 0.0f;
         size_t keep = top_p_cut(cur->data, k, t->p, t->min_keep, &cum);
         if (keep < k || k == cur->size) {
@@ -61,10 +62,16 @@ static void top_p_apply(cria_sampler *s, cria_token_data_array *cur)
     }
 }
 
+static void cutoff_free(cria_sampler *s)
+{
+    cria_sort_buf_free(&((cutoff_sampler *)s)->sort);
+}
+
 static const cria_sampler_iface top_p_iface = {
     .name = "top-p",
     .apply = top_p_apply,
     .apply_ref = top_p_apply_ref,
+    .free = cutoff_free,
 };
 
 /* ---- min-p ----------------------------------------------------------------- */
@@ -122,7 +129,7 @@ static void min_p_apply_ref(cria_sampler *s, cria_token_data_array *cur)
 /* Same result with one pass fewer: the filter runs first and is undone only in the rare min_keep case. */
 static void min_p_apply(cria_sampler *s, cria_token_data_array *cur)
 {
-    const cutoff_sampler *t = (const cutoff_sampler *)s;
+    cutoff_sampler *t = (cutoff_sampler *)s;
     if (t->p <= 0.0f || cur->size == 0)
         return;
     if (!cur->sorted) {
@@ -139,7 +146,7 @@ static void min_p_apply(cria_sampler *s, cria_token_data_array *cur)
         }
         size_t keep = t->min_keep > 1 ? t->min_keep : 1;
         keep = keep < cur->size ? keep : cur->size;
-        cria_cand_top_k(cur, keep);
+        cria_cand_top_k(cur, keep, &t->sort);
         cur->size = keep;
         cur->sorted = 1;
         return;
@@ -173,6 +180,7 @@ static const cria_sampler_iface min_p_iface = {
     .apply = min_p_apply,
     .apply_ref = min_p_apply_ref,
     .apply_raw = min_p_apply_raw,
+    .free = cutoff_free,
 };
 
 static cria_sampler *cutoff_new(const cria_sampler_iface *iface, float p, size_t min_keep)

@@ -14,10 +14,7 @@ typedef struct typical_sampler {
     cria_sampler base;
     float p;
     size_t min_keep;
-    /* scratch of the fast path, grown as needed */
-    struct scored *sc;
-    cria_token_data *tmp;
-    size_t cap;
+    cria_sort_buf sort; /* the fast path's scratch */
 } typical_sampler;
 
 typedef struct scored {
@@ -90,26 +87,48 @@ static void typical_apply_ref(cria_sampler *s, cria_token_data_array *cur)
 }
 
 /*
- * Same result with one sort instead of two: the order by score never needed
- * the logit sort (its tie-break by logit order gives the same sequence), and
- * the buffers are reused.
+ * Same result with radix sorts: the candidates by logit, then their scores
+ * (stable, so equal scores stay in logit order, the reference's tie-break),
+ * with the buffers kept between calls.
  */
 static void typical_apply(cria_sampler *s, cria_token_data_array *cur)
 {
     typical_sampler *t = (typical_sampler *)s;
-    if (t->p >= 1.0f || cur->size == 0)
+    const size_t n = cur->size;
+    if (t->p >= 1.0f || n == 0)
         return;
-    if (cur->size > t->cap) {
-        free(t->sc);
-        free(t->tmp);
-        t->sc = malloc(cur->size * sizeof *t->sc);
-        t->tmp = malloc(cur->size * sizeof *t->tmp);
-        t->cap = t->sc && t->tmp ? cur->size : 0;
-        if (!t->cap)
-            return;
+    if (!cria_sort_buf_reserve(&t->sort, n)) {
+        typical_apply_ref(s, cur);
+        return;
     }
-    cria_cand_softmax(cur, false);
-    gather(cur, t->sc, typical_select(cur, t->p, t->min_keep, t->sc), t->tmp);
+    cria_cand_softmax(cur, true, &t->sort);
+    const cria_token_data *d = cur->data;
+    double h = 0.0; /* as typical_select: the same sum in the same order */
+    for (size_t i = 0; i < n; i++) {
+        if (d[i].p > 0.0f)
+            h -= (double)(d[i].p * logf(d[i].p));
+    }
+    const float entropy = (float)h;
+    for (size_t i = 0; i < n; i++) {
+        const float score = d[i].p > 0.0f ? fabsf(-logf(d[i].p) - entropy) : INFINITY;
+        t->sort.key[i] = ~cria_desc_key(score); /* ascending */
+        t->sort.idx[i] = (uint32_t)i;
+    }
+    cria_radix_sort(&t->sort, n);
+    float cum = 0.0f;
+    size_t keep = n;
+    for (size_t i = 0; i < n; i++) {
+        cum += d[t->sort.idx[i]].p;
+        if (cum > t->p && (t->min_keep == 0 || i + 1 >= t->min_keep)) {
+            keep = i + 1;
+            break;
+        }
+    }
+    for (size_t i = 0; i < keep; i++)
+        t->sort.tmp[i] = d[t->sort.idx[i]];
+    memcpy(cur->data, t->sort.tmp, keep * sizeof *cur->data);
+    cur->size = keep;
+    cur->sorted = 0;
 }
 
 static cria_raw_result typical_apply_raw(cria_sampler *s, cria_raw_logits *raw, cria_token_data_array *cur)
@@ -121,9 +140,7 @@ static cria_raw_result typical_apply_raw(cria_sampler *s, cria_raw_logits *raw, 
 
 static void typical_free(cria_sampler *s)
 {
-    typical_sampler *t = (typical_sampler *)s;
-    free(t->sc);
-    free(t->tmp);
+    cria_sort_buf_free(&((typical_sampler *)s)->sort);
 }
 
 static const cria_sampler_iface typical_iface = {

@@ -81,16 +81,103 @@ static void heap_sort(cria_token_data *h, size_t n)
     }
 }
 
-void cria_cand_sort(cria_token_data_array *cur)
+bool cria_sort_buf_reserve(cria_sort_buf *b, size_t n)
 {
-    if (!cur->sorted)
-        cria_cand_sort_ref(cur);
+    if (n <= b->cap)
+        return true;
+    cria_sort_buf_free(b);
+    b->key = malloc(n * sizeof *b->key);
+    b->key2 = malloc(n * sizeof *b->key2);
+    b->idx = malloc(n * sizeof *b->idx);
+    b->idx2 = malloc(n * sizeof *b->idx2);
+    b->tmp = malloc(n * sizeof *b->tmp);
+    if (!b->key || !b->key2 || !b->idx || !b->idx2 || !b->tmp) {
+        cria_sort_buf_free(b);
+        return false;
+    }
+    b->cap = n;
+    return true;
 }
 
-void cria_cand_top_k(cria_token_data_array *cur, size_t k)
+void cria_sort_buf_free(cria_sort_buf *b)
+{
+    free(b->key);
+    free(b->key2);
+    free(b->idx);
+    free(b->idx2);
+    free(b->tmp);
+    *b = (cria_sort_buf){0};
+}
+
+uint32_t cria_desc_key(float f)
+{
+    if (f == 0.0f)
+        f = 0.0f; /* -0 sorts with +0 */
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u = u & 0x80000000u ? ~u : u | 0x80000000u; /* ascending as unsigned */
+    return ~u;
+}
+
+void cria_radix_sort(cria_sort_buf *b, size_t n)
+{
+    for (int shift = 0; shift < 32; shift += 8) {
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(b->key[i] >> shift) & 255u]++;
+        if (count[(b->key[0] >> shift) & 255u] == n)
+            continue; /* every key has this byte: the pass would change nothing */
+        size_t pos = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const size_t j = count[(b->key[i] >> shift) & 255u]++;
+            b->key2[j] = b->key[i];
+            b->idx2[j] = b->idx[i];
+        }
+        uint32_t *t = b->key;
+        b->key = b->key2;
+        b->key2 = t;
+        t = b->idx;
+        b->idx = b->idx2;
+        b->idx2 = t;
+    }
+}
+
+/* Below this size qsort wins over the radix passes. */
+#define RADIX_MIN 1024
+
+void cria_cand_sort(cria_token_data_array *cur, cria_sort_buf *buf)
+{
+    if (cur->sorted)
+        return;
+    const size_t n = cur->size;
+    cria_token_data *d = cur->data;
+    bool ids_ascend = n >= RADIX_MIN && buf && n <= UINT32_MAX;
+    for (size_t i = 1; i < n && ids_ascend; i++)
+        ids_ascend = d[i - 1].id < d[i].id;
+    if (!ids_ascend || !cria_sort_buf_reserve(buf, n)) {
+        cria_cand_sort_ref(cur);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        buf->key[i] = cria_desc_key(d[i].logit);
+        buf->idx[i] = (uint32_t)i;
+    }
+    cria_radix_sort(buf, n); /* stable: equal logits stay in ascending id order */
+    for (size_t i = 0; i < n; i++)
+        buf->tmp[i] = d[buf->idx[i]];
+    memcpy(d, buf->tmp, n * sizeof *d);
+    cur->sorted = 1;
+}
+
+void cria_cand_top_k(cria_token_data_array *cur, size_t k, cria_sort_buf *buf)
 {
     if (k >= cur->size) {
-        cria_cand_sort(cur);
+        cria_cand_sort(cur, buf);
         return;
     }
     if (cur->sorted || k == 0)
@@ -185,15 +272,15 @@ int32_t cria_raw_argmax(const float *logits, int32_t n)
 void cria_cand_softmax_ref(cria_token_data_array *cur)
 {
     cria_cand_sort_ref(cur);
-    cria_cand_softmax(cur, false);
+    cria_cand_softmax(cur, false, NULL);
 }
 
-void cria_cand_softmax(cria_token_data_array *cur, bool sort)
+void cria_cand_softmax(cria_token_data_array *cur, bool sort, cria_sort_buf *buf)
 {
     if (cur->size == 0)
         return;
     if (sort)
-        cria_cand_sort(cur);
+        cria_cand_sort(cur, buf);
     cria_token_data *d = cur->data;
     const size_t n = cur->size;
     float max = d[0].logit;

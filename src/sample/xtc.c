@@ -13,6 +13,7 @@ typedef struct xtc_sampler {
     float probability, threshold;
     size_t min_keep;
     uint64_t seed, rng;
+    cria_sort_buf sort;
 } xtc_sampler;
 
 static void xtc_run(xtc_sampler *x, cria_token_data_array *cur, bool reference)
@@ -24,7 +25,7 @@ static void xtc_run(xtc_sampler *x, cria_token_data_array *cur, bool reference)
     if (reference)
         cria_cand_softmax_ref(cur);
     else
-        cria_cand_softmax(cur, true);
+        cria_cand_softmax(cur, true, &x->sort);
     size_t last = 0;
     for (size_t i = 0; i < cur->size && cur->data[i].p >= x->threshold; i++)
         last = i;
@@ -59,12 +60,18 @@ static void xtc_reset(cria_sampler *s)
     x->rng = x->seed;
 }
 
+static void xtc_free(cria_sampler *s)
+{
+    cria_sort_buf_free(&((xtc_sampler *)s)->sort);
+}
+
 static const cria_sampler_iface xtc_iface = {
     .name = "xtc",
     .apply = xtc_apply,
     .apply_ref = xtc_apply_ref,
     .apply_raw = xtc_apply_raw,
     .reset = xtc_reset,
+    .free = xtc_free,
 };
 
 cria_sampler *cria_sampler_init_xtc(float probability, float threshold, size_t min_keep, uint64_t seed)
