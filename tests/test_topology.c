@@ -4,7 +4,8 @@
  * counts and plans for every option; every bad option is a CRIA_ERR_ARG
  * naming the value. On the real machine: the default thread count, pinning
  * the calling thread and reading it back, a placed pool whose workers run on
- * their planned CPUs, priorities, and a context built with a placement.
+ * their planned CPUs, NUMA memory binding, priorities, and a context built
+ * with a placement.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +21,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include "parallel/affinity.h"
+#include "parallel/membind.h"
 #include "parallel/pool.h"
 #include "parallel/topology.h"
 #include "util.h"
@@ -303,8 +307,10 @@ static void test_plan_distribute(void **state)
     p.strict = 1; /* node by node, one physical core each */
     pl = plan(t, &p, -1);
     const int want[] = {0, 8, 2, 10, 4, 12, 6, 14};
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 8; i++) {
         assert_pinned(pl, i, want[i]);
+        assert_int_equal(cria_placement_thread_node(pl, i), i % 2);
+    }
     cria_placement_free(pl);
     cria_topology_free(t);
 }
@@ -578,6 +584,43 @@ static void test_machine_pool_float(void **state)
     cria_placement_free(pl);
 }
 
+/*
+ * Binding memory to the node of a usable CPU puts its pages there (on a
+ * single-node machine that is node 0: the no-op case); a node the kernel
+ * does not know is an error.
+ */
+static void test_membind(void **state)
+{
+    (void)state;
+    cria_cpu_params p = cria_cpu_default_params();
+    p.strict = 1;
+    p.numa = "isolate";
+    cria_placement *pl = NULL;
+    cria_error err = {0};
+    assert_int_equal(cria_placement_init(&p, &pl, &err), CRIA_OK);
+    int node = cria_placement_thread_node(pl, 0);
+    assert_true(node >= 0);
+    cria_placement_free(pl);
+
+    const size_t len = 1 << 20;
+    char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(buf != MAP_FAILED);
+    memset(buf, 1, len / 2); /* half already there: moved; half faulted in later: placed */
+    cria_status st = cria_membind(buf + 100, len - 100, node, &err);
+    if (st == CRIA_ERR_UNSUPPORTED) { /* a kernel without NUMA support */
+        munmap(buf, len);
+        skip();
+    }
+    assert_int_equal(st, CRIA_OK);
+    memset(buf, 2, len);
+    assert_int_equal(cria_mem_node_of(buf), node);
+    assert_int_equal(cria_mem_node_of(buf + len - 1), node);
+    assert_int_equal(cria_membind(buf, len, 1000, &err), CRIA_ERR_ARG);
+    assert_int_equal(cria_membind(buf, len, -1, &err), CRIA_ERR_ARG);
+    assert_non_null(strstr(err.msg, "-1"));
+    munmap(buf, len);
+}
+
 static void test_priority(void **state)
 {
     (void)state;
@@ -659,6 +702,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_machine_pin_self, save_affinity, restore_affinity),
         cmocka_unit_test_setup_teardown(test_machine_pool_strict, save_affinity, restore_affinity),
         cmocka_unit_test_setup_teardown(test_machine_pool_float, save_affinity, restore_affinity),
+        cmocka_unit_test_setup_teardown(test_membind, save_affinity, restore_affinity),
         cmocka_unit_test(test_priority),
         cmocka_unit_test_setup_teardown(test_context_placed, save_affinity, restore_affinity),
     };

@@ -20,7 +20,7 @@ struct cria_placement {
     cria_numa_mode numa;
     int *first;              /* [n_threads + 1]: thread i may run on cpus[first[i] .. first[i+1]) */
     int *cpus;
-    int *node_of_thread;     /* [n_threads]: usable-node index, -1 when it spans nodes or is not pinned */
+    int *node_of_thread;     /* [n_threads]: NUMA node (OS index) of its CPUs, -1 when they span nodes or none */
     char topo_line[320];     /* cria_topology_describe at planning time */
 };
 
@@ -303,7 +303,7 @@ cria_status cria_placement_build(const cria_topology *t, const cria_cpu_params *
         for (int j = pl->first[i]; j < k; j++)
             if (cria_topology_numa_of(t, pl->cpus[j]) != nd)
                 nd = -1;
-        pl->node_of_thread[i] = nd;
+        pl->node_of_thread[i] = nd < 0 ? -1 : cria_topology_numa_os_index(t, nd);
     }
     pl->first[nt] = k;
 done:
@@ -350,6 +350,11 @@ int cria_placement_thread_cpus(const cria_placement *pl, int ith, const int **cp
     int i = ith % pl->n_threads;
     *cpus = pl->cpus + pl->first[i];
     return pl->first[i + 1] - pl->first[i];
+}
+
+int cria_placement_thread_node(const cria_placement *pl, int ith)
+{
+    return pl->node_of_thread[ith % pl->n_threads];
 }
 
 int cria_placement_pins_caller(const cria_placement *pl)

@@ -43,6 +43,9 @@ cria_status cria_placement_build(const cria_topology *topo, const cria_cpu_param
 /* CPUs of thread ith (wrapping past n_threads): *cpus points into pl; returns the count (0: not pinned). */
 int cria_placement_thread_cpus(const cria_placement *pl, int ith, const int **cpus);
 
+/* NUMA node (OS index) that thread ith runs on, for cria_membind; -1 when not pinned or spanning nodes. */
+int cria_placement_thread_node(const cria_placement *pl, int ith);
+
 /*
  * True when the plan places threads at all (the user asked for a mask, a
  * range, strict or a NUMA mode): a pool then restricts its worker 0, the
