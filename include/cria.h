@@ -359,7 +359,8 @@ cria_sampler *cria_sampler_chain_from_params(const cria_sampler_params *p, const
 typedef struct cria_cpu_params {
     int32_t n_threads;     /* -t; 0: one per physical core of the selected CPUs (no SMT siblings, no
                               efficiency cores); with strict and a mask or range: one per listed CPU */
-    const char *cpu_mask;  /* --cpu-mask: hex, bit i = CPU i, any length, optional 0x; NULL or "": none */
+    const char *cpu_mask;  /* --cpu-mask: hex, bit i = CPU i, any length, optional 0x (CPUs the process may
+                              not use are dropped); NULL or "": none */
     const char *cpu_range; /* --cpu-range: "A-B" (also "A", "A-", "-B"), added to the mask; NULL or "": none */
     int32_t strict;        /* --cpu-strict 0|1: thread i pinned to the i-th selected CPU (wrapping);
                               0: threads float over the selected CPUs */

@@ -127,11 +127,12 @@ static cria_status check_params(const cria_cpu_params *p, cria_error *err)
 }
 
 /*
- * The selected CPUs S, ascending, into sel_cpus (room for every usable CPU);
- * returns their count, or -1 with err set.
+ * The selected CPUs S, ascending, into sel_cpus (room for every usable CPU)
+ * and their count into *n_sel. CPUs of the mask that the process may not use
+ * are dropped; a mask or range left with none is an error.
  */
-static int select_cpus(const cria_topology *t, const cria_cpu_params *p, cria_numa_mode numa, int caller_cpu,
-                       int *sel_cpus, cria_error *err)
+static cria_status select_cpus(const cria_topology *t, const cria_cpu_params *p, cria_numa_mode numa,
+                               int caller_cpu, int *sel_cpus, int *n_sel, cria_error *err)
 {
     const int max_cpu = cria_topology_max_cpu(t), n_usable = cria_topology_n_logical(t);
     const int have_mask = p->cpu_mask && *p->cpu_mask, have_range = p->cpu_range && *p->cpu_range;
@@ -165,7 +166,7 @@ static int select_cpus(const cria_topology *t, const cria_cpu_params *p, cria_nu
         free(mark);
         free(one);
         if (st != CRIA_OK)
-            return -1;
+            return st;
         n = m;
     }
     if (numa == CRIA_NUMA_ISOLATE) {
@@ -178,29 +179,31 @@ static int select_cpus(const cria_topology *t, const cria_cpu_params *p, cria_nu
         for (int i = 0; i < n; i++)
             if (cria_topology_numa_of(t, sel_cpus[i]) == node)
                 sel_cpus[m++] = sel_cpus[i];
-        if (m == 0) {
-            cria_err_set(err, CRIA_ERR_ARG,
-                         "--numa isolate: none of the selected CPUs is on NUMA node %d, where the calling thread "
-                         "runs (CPU %d)",
-                         cria_topology_numa_os_index(t, node), caller_cpu);
-            return -1;
-        }
+        if (m == 0)
+            return cria_err_set(err, CRIA_ERR_ARG,
+                                "--numa isolate: none of the selected CPUs is on NUMA node %d, where the calling "
+                                "thread runs (CPU %d)",
+                                cria_topology_numa_os_index(t, node), caller_cpu);
         n = m;
     }
-    return n;
+    *n_sel = n;
+    return CRIA_OK;
 }
 
 /*
  * Orders S for strict pinning into L: as listed when the user listed CPUs,
- * else one PU per physical core first, then the rest. Returns in *n_phys the
+ * else one PU per physical core first, then the rest (taken: n bytes of
+ * scratch). Returns in *n_phys the
  * physical cores S covers (performance cores; all cores when S has none).
  */
-static void order_cpus(const cria_topology *t, const int *s, int n, int listed, int *l, int *n_phys)
+static void order_cpus(const cria_topology *t, const int *s, int n, int listed, unsigned char *taken, int *l,
+                       int *n_phys)
 {
     int perf_any = 0, m = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         perf_any |= cria_topology_is_perf(t, s[i]);
-    unsigned char *taken = calloc((size_t)n, 1);
+        taken[i] = 0;
+    }
     int phys = 0;
     for (int i = 0; i < n; i++) {
         int first = !perf_any || cria_topology_is_perf(t, s[i]);
@@ -210,15 +213,14 @@ static void order_cpus(const cria_topology *t, const int *s, int n, int listed, 
         if (!first)
             continue;
         phys++;
-        if (!listed && taken) {
+        if (!listed) {
             l[m++] = s[i];
             taken[i] = 1;
         }
     }
     for (int i = 0; i < n; i++)
-        if (!taken || !taken[i])
+        if (!taken[i])
             l[m++] = s[i];
-    free(taken);
     *n_phys = phys > 0 ? phys : 1;
 }
 
@@ -238,18 +240,18 @@ cria_status cria_placement_build(const cria_topology *t, const cria_cpu_params *
     const int n_nodes_all = cria_topology_n_numa(t);
     int *s = malloc((size_t)n_usable * sizeof *s), *l = malloc((size_t)n_usable * sizeof *l);
     int *node_ids = malloc((size_t)n_nodes_all * sizeof *node_ids);
+    unsigned char *taken = malloc((size_t)n_usable);
     cria_placement *pl = calloc(1, sizeof *pl);
-    if (!s || !l || !node_ids || !pl) {
+    if (!s || !l || !node_ids || !taken || !pl) {
         st = cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for a thread placement");
         goto done;
     }
-    int n = select_cpus(t, &p, numa, caller_cpu, s, err);
-    if (n < 0) {
-        st = err ? err->status : CRIA_ERR_ARG;
+    int n = 0;
+    st = select_cpus(t, &p, numa, caller_cpu, s, &n, err);
+    if (st != CRIA_OK)
         goto done;
-    }
     int n_phys;
-    order_cpus(t, s, n, listed, l, &n_phys);
+    order_cpus(t, s, n, listed, taken, l, &n_phys);
 
     /* Nodes present in S, in node order; distribute with one node is the same as none. */
     int n_nodes = 0;
@@ -310,6 +312,7 @@ done:
     free(s);
     free(l);
     free(node_ids);
+    free(taken);
     if (st != CRIA_OK) {
         cria_placement_free(pl);
         return st;
