@@ -72,6 +72,32 @@ static inline void quant_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint
     }
 }
 
+/*
+ * The float shape every dot product shares, so that all ISA levels give the
+ * same bits and agree with llama.cpp's x86 kernels: eight integer lanes per
+ * block, lane k holding the (scaled) products of the elements e with
+ * (e % 32) / 4 == k, each lane added into its float accumulator with one
+ * fused multiply-add by the block's scale, and the lanes summed at the end
+ * as hsum_float_8 does: (a0+a4 + a2+a6) + (a1+a5 + a3+a7).
+ */
+static inline void quant_lanes_fma(const int32_t lane[8], float d, float acc[8])
+{
+    for (int k = 0; k < 8; k++)
+        acc[k] = fmaf((float)lane[k], d, acc[k]);
+}
+
+static inline float quant_lanes_sum(const float acc[8])
+{
+    const float r0 = acc[0] + acc[4], r1 = acc[1] + acc[5], r2 = acc[2] + acc[6], r3 = acc[3] + acc[7];
+    return (r0 + r2) + (r1 + r3);
+}
+
+/* The four-lane sum of the K-quants' min terms: (m0 + m2) + (m1 + m3). */
+static inline float quant_lanes4_sum(const float m[4])
+{
+    return (m[0] + m[2]) + (m[1] + m[3]);
+}
+
 /* Q3_K's 16 signed scales (-32..31) unpacked from its 12 scale bytes. */
 void quant_q3k_scales(const uint8_t *packed, int8_t out[16]);
 

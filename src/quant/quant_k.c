@@ -267,26 +267,24 @@ void quant_q2_k_to_float(const void *vx, float *y, int64_t n)
     }
 }
 
+/* Mins first, into the same eight lanes (lane k: bsums 2k and 2k+1), then the quants, as llama.cpp's AVX2 kernel. */
 float quant_q2_k_dot(int64_t n, const void *vw, const void *va)
 {
     const block_q2_K *w = vw;
     const block_q8_K *a = va;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int summs = 0, isum = 0;
-        for (int j = 0; j < 16; j++)
-            summs += (w[i].scales[j] >> 4) * a[i].bsums[j];
-        for (int j = 0; j < 16; j++) {
-            int s = 0;
-            for (int k = 0; k < 16; k++) {
-                const int e = 16 * j + k;
-                s += ((w[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3) * a[i].qs[e];
-            }
-            isum += (w[i].scales[j] & 0xF) * s;
+        int32_t mins[8], lane[8] = {0};
+        for (int k = 0; k < 8; k++)
+            mins[k] = (w[i].scales[2 * k] >> 4) * a[i].bsums[2 * k] + (w[i].scales[2 * k + 1] >> 4) * a[i].bsums[2 * k + 1];
+        for (int e = 0; e < QK_K; e++) {
+            const int q = (w[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+            lane[(e % 32) / 4] += (w[i].scales[e / 16] & 0xF) * q * a[i].qs[e];
         }
-        sum += a[i].d * quant_f32(w[i].d) * (float)isum - a[i].d * quant_f32(w[i].dmin) * (float)summs;
+        quant_lanes_fma(mins, -a[i].d * quant_f32(w[i].dmin), acc);
+        quant_lanes_fma(lane, a[i].d * quant_f32(w[i].d), acc);
     }
-    return sum;
+    return quant_lanes_sum(acc);
 }
 
 /* ---- Q3_K --------------------------------------------------------------- */
@@ -368,23 +366,18 @@ float quant_q3_k_dot(int64_t n, const void *vw, const void *va)
     const block_q3_K *w = vw;
     const block_q8_K *a = va;
     int8_t sc[16];
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
         quant_q3k_scales(w[i].scales, sc);
-        int isum = 0;
-        for (int j = 0; j < 16; j++) {
-            int s = 0;
-            for (int k = 0; k < 16; k++) {
-                const int e = 16 * j + k;
-                const int low = (w[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-                const int high = (w[i].hmask[e % 32] >> (e / 32)) & 1;
-                s += (low - (high ? 0 : 4)) * a[i].qs[e];
-            }
-            isum += sc[j] * s;
+        int32_t lane[8] = {0};
+        for (int e = 0; e < QK_K; e++) {
+            const int low = (w[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+            const int high = (w[i].hmask[e % 32] >> (e / 32)) & 1;
+            lane[(e % 32) / 4] += sc[e / 16] * (low - (high ? 0 : 4)) * a[i].qs[e];
         }
-        sum += quant_f32(w[i].d) * a[i].d * (float)isum;
+        quant_lanes_fma(lane, a[i].d * quant_f32(w[i].d), acc);
     }
-    return sum;
+    return quant_lanes_sum(acc);
 }
 
 /* ---- Q4_K and Q5_K ------------------------------------------------------ */
@@ -472,26 +465,41 @@ void quant_q4_k_to_float(const void *vx, float *y, int64_t n)
     }
 }
 
+/*
+ * Shared tail of the Q4_K / Q5_K dots: the mins against the activation sums
+ * in four lanes (lane k: sub-blocks 2k and 2k+1), as llama.cpp's AVX2 kernel.
+ */
+static void k45_mins(const uint8_t *scales, const block_q8_K *a, float dmin, float accm[4])
+{
+    int32_t prod[4];
+    for (int k = 0; k < 4; k++) {
+        uint8_t sc, m0, m1;
+        quant_k4_scale_min(2 * k, scales, &sc, &m0);
+        quant_k4_scale_min(2 * k + 1, scales, &sc, &m1);
+        prod[k] = m0 * (a->bsums[4 * k] + a->bsums[4 * k + 1]) + m1 * (a->bsums[4 * k + 2] + a->bsums[4 * k + 3]);
+    }
+    for (int k = 0; k < 4; k++)
+        accm[k] = fmaf((float)prod[k], dmin, accm[k]);
+}
+
 float quant_q4_k_dot(int64_t n, const void *vw, const void *va)
 {
     const block_q4_K *w = vw;
     const block_q8_K *a = va;
-    float sum = 0.0f;
+    float acc[8] = {0}, accm[4] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int isum = 0, summs = 0;
+        k45_mins(w[i].scales, &a[i], -a[i].d * quant_f32(w[i].dmin), accm);
+        int32_t lane[8] = {0};
         for (int j = 0; j < 8; j++) {
             uint8_t sc, m;
             quant_k4_scale_min(j, w[i].scales, &sc, &m);
             const uint8_t *q = w[i].qs + 32 * (j / 2);
-            int s = 0;
             for (int l = 0; l < 32; l++)
-                s += ((j & 1) ? q[l] >> 4 : q[l] & 0xF) * a[i].qs[32 * j + l];
-            isum += sc * s;
-            summs += m * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]);
+                lane[l / 4] += sc * ((j & 1) ? q[l] >> 4 : q[l] & 0xF) * a[i].qs[32 * j + l];
         }
-        sum += quant_f32(w[i].d) * a[i].d * (float)isum - quant_f32(w[i].dmin) * a[i].d * (float)summs;
+        quant_lanes_fma(lane, a[i].d * quant_f32(w[i].d), acc);
     }
-    return sum;
+    return quant_lanes_sum(acc) + quant_lanes4_sum(accm);
 }
 
 void quant_q5_k_from_float(const float *x, void *vy, int64_t n)
@@ -542,24 +550,22 @@ float quant_q5_k_dot(int64_t n, const void *vw, const void *va)
 {
     const block_q5_K *w = vw;
     const block_q8_K *a = va;
-    float sum = 0.0f;
+    float acc[8] = {0}, accm[4] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int isum = 0, summs = 0;
+        k45_mins(w[i].scales, &a[i], -a[i].d * quant_f32(w[i].dmin), accm);
+        int32_t lane[8] = {0};
         for (int j = 0; j < 8; j++) {
             uint8_t sc, m;
             quant_k4_scale_min(j, w[i].scales, &sc, &m);
             const uint8_t *q = w[i].qs + 32 * (j / 2);
-            int s = 0;
             for (int l = 0; l < 32; l++) {
                 const int v = ((j & 1) ? q[l] >> 4 : q[l] & 0xF) | (((w[i].qh[l] >> j) & 1) << 4);
-                s += v * a[i].qs[32 * j + l];
+                lane[l / 4] += sc * v * a[i].qs[32 * j + l];
             }
-            isum += sc * s;
-            summs += m * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]);
         }
-        sum += quant_f32(w[i].d) * a[i].d * (float)isum - quant_f32(w[i].dmin) * a[i].d * (float)summs;
+        quant_lanes_fma(lane, a[i].d * quant_f32(w[i].d), acc);
     }
-    return sum;
+    return quant_lanes_sum(acc) + quant_lanes4_sum(accm);
 }
 
 /* ---- Q6_K --------------------------------------------------------------- */
@@ -628,16 +634,12 @@ float quant_q6_k_dot(int64_t n, const void *vw, const void *va)
 {
     const block_q6_K *w = vw;
     const block_q8_K *a = va;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int isum = 0;
-        for (int j = 0; j < 16; j++) {
-            int s = 0;
-            for (int k = 0; k < 16; k++)
-                s += q6k_get(&w[i], 16 * j + k) * a[i].qs[16 * j + k];
-            isum += w[i].scales[j] * s;
-        }
-        sum += quant_f32(w[i].d) * a[i].d * (float)isum;
+        int32_t lane[8] = {0};
+        for (int e = 0; e < QK_K; e++)
+            lane[(e % 32) / 4] += w[i].scales[e / 16] * q6k_get(&w[i], e) * a[i].qs[e];
+        quant_lanes_fma(lane, a[i].d * quant_f32(w[i].d), acc);
     }
-    return sum;
+    return quant_lanes_sum(acc);
 }

@@ -34,28 +34,16 @@ static void block_minmax(const float *x, int n, float *min, float *max)
     *max = hi;
 }
 
-/*
- * The float arithmetic of the 32-block dot products, shaped as llama.cpp's
- * x86 kernels shape it so rounding agrees (activations quantized downstream
- * amplify any difference): eight lanes, lane k holding the integer sum of
- * elements 4k..4k+3 of each block, each lane accumulated across blocks with
- * a fused multiply-add by the block's d_w * d_a, then the lanes summed
- * pairwise as hsum_float_8 does. Every ISA level does exactly this.
- */
+/* Integer lanes of one 32-block (see quant_lanes_fma), accumulated with d. */
 static inline void lanes_fma(const int8_t *q, const int8_t *a, float d, float acc[8])
 {
+    int32_t lane[8];
     for (int k = 0; k < 8; k++) {
-        int s = 0;
+        lane[k] = 0;
         for (int j = 4 * k; j < 4 * k + 4; j++)
-            s += q[j] * a[j];
-        acc[k] = fmaf((float)s, d, acc[k]);
+            lane[k] += q[j] * a[j];
     }
-}
-
-static inline float lanes_sum(const float acc[8])
-{
-    const float r0 = acc[0] + acc[4], r1 = acc[1] + acc[5], r2 = acc[2] + acc[6], r3 = acc[3] + acc[7];
-    return (r0 + r2) + (r1 + r3);
+    quant_lanes_fma(lane, d, acc);
 }
 
 /* ---- Q8_0 --------------------------------------------------------------- */
@@ -99,7 +87,7 @@ float quant_q8_0_dot(int64_t n, const void *vw, const void *va)
     float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_LEGACY; i++)
         lanes_fma(w[i].qs, a[i].qs, quant_f32(w[i].d) * quant_f32(a[i].d), acc);
-    return lanes_sum(acc);
+    return quant_lanes_sum(acc);
 }
 
 /* ---- Q8_1 --------------------------------------------------------------- */
@@ -193,7 +181,7 @@ float quant_q4_0_dot(int64_t n, const void *vw, const void *va)
         }
         lanes_fma(q, a[i].qs, quant_f32(w[i].d) * quant_f32(a[i].d), acc);
     }
-    return lanes_sum(acc);
+    return quant_lanes_sum(acc);
 }
 
 /* ---- Q4_1 --------------------------------------------------------------- */
@@ -254,7 +242,7 @@ float quant_q4_1_dot(int64_t n, const void *vw, const void *va)
         summs += quant_f32(w[i].m) * quant_f32(a[i].s);
         lanes_fma(q, a[i].qs, quant_f32(w[i].d) * quant_f32(a[i].d), acc);
     }
-    return lanes_sum(acc) + summs;
+    return quant_lanes_sum(acc) + summs;
 }
 
 /* ---- Q5_0 --------------------------------------------------------------- */
@@ -329,7 +317,7 @@ float quant_q5_0_dot(int64_t n, const void *vw, const void *va)
         }
         lanes_fma(q, a[i].qs, quant_f32(w[i].d) * quant_f32(a[i].d), acc);
     }
-    return lanes_sum(acc);
+    return quant_lanes_sum(acc);
 }
 
 /* ---- Q5_1 --------------------------------------------------------------- */
@@ -395,5 +383,5 @@ float quant_q5_1_dot(int64_t n, const void *vw, const void *va)
         summs += quant_f32(w[i].m) * quant_f32(a[i].s);
         lanes_fma(q, a[i].qs, quant_f32(w[i].d) * quant_f32(a[i].d), acc);
     }
-    return lanes_sum(acc) + summs;
+    return quant_lanes_sum(acc) + summs;
 }

@@ -94,14 +94,14 @@ float quant_tq1_0_dot(int64_t n, const void *vw, const void *va)
 {
     const block_tq1_0 *w = vw;
     const block_q8_K *a = va;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int isum = 0;
+        int32_t lane[8] = {0};
         for (int e = 0; e < QK_K; e++)
-            isum += (tq1_trit(&w[i], e) - 1) * a[i].qs[e];
-        sum += (float)isum * (a[i].d * quant_f32(w[i].d));
+            lane[(e % 32) / 4] += (tq1_trit(&w[i], e) - 1) * a[i].qs[e];
+        quant_lanes_fma(lane, a[i].d * quant_f32(w[i].d), acc);
     }
-    return sum;
+    return quant_lanes_sum(acc);
 }
 
 /* ---- TQ2_0 -------------------------------------------------------------- */
@@ -143,14 +143,14 @@ float quant_tq2_0_dot(int64_t n, const void *vw, const void *va)
 {
     const block_tq2_0 *w = vw;
     const block_q8_K *a = va;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int isum = 0;
+        int32_t lane[8] = {0};
         for (int e = 0; e < QK_K; e++) {
             const int t = (w[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-            isum += (t - 1) * a[i].qs[e];
+            lane[(e % 32) / 4] += (t - 1) * a[i].qs[e];
         }
-        sum += (float)isum * (a[i].d * quant_f32(w[i].d));
+        quant_lanes_fma(lane, a[i].d * quant_f32(w[i].d), acc);
     }
-    return sum;
+    return quant_lanes_sum(acc);
 }
