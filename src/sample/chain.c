@@ -92,7 +92,7 @@ int cria_sampler_chain_add(cria_sampler *chain, cria_sampler *s)
         c->s = g;
         c->cap = nc;
     }
-    s->reference = chain->reference;
+    cria_sampler_set_reference(s, chain->reference);
     c->s[c->n++] = s;
     return 1;
 }
