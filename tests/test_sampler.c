@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "cria.h"
+#include "util.h"
 
 #define TOL 1e-5
 
@@ -744,6 +745,78 @@ static void test_optimised_equals_reference(void **state)
     }
 }
 
+/* Generates n tokens from "Once upon a time" on stories260K with threads threads and the chain of p. */
+static void generate(const cria_sampler_params *p, int threads, cria_token *out, int n)
+{
+    cria_model_params mp = cria_model_default_params();
+    mp.vocab_path = test_shared("models/tok512.bin");
+    cria_model *m = NULL;
+    cria_error err;
+    assert_int_equal(cria_model_load(test_shared("models/stories260K.bin"), &mp, &m, &err), CRIA_OK);
+    cria_context_params cp = cria_context_default_params();
+    cp.n_ctx = 256;
+    cp.n_threads = cp.n_threads_batch = threads;
+    cria_context *ctx = NULL;
+    assert_int_equal(cria_context_init(m, &cp, &ctx, &err), CRIA_OK);
+    cria_model_info mi;
+    cria_model_get_info(m, &mi);
+    cria_sampler *s = cria_sampler_chain_from_params(p, m, mi.n_vocab, cria_n_ctx(ctx));
+    assert_non_null(s);
+    cria_token toks[16];
+    const char *prompt = "Once upon a time";
+    int32_t np = cria_tokenize(m, prompt, strlen(prompt), toks, 16, 1);
+    assert_true(np > 0);
+    cria_batch b = cria_batch_init(16);
+    b.n_tokens = np;
+    for (int32_t i = 0; i < np; i++) {
+        b.token[i] = toks[i];
+        b.pos[i] = i;
+        b.seq_id[i] = 0;
+        b.logits[i] = i == np - 1;
+        cria_sampler_accept(s, toks[i]);
+    }
+    assert_int_equal(cria_decode(ctx, &b, &err), CRIA_OK);
+    const float *logits = cria_get_logits_ith(ctx, np - 1);
+    for (int i = 0; i < n; i++) {
+        out[i] = cria_sampler_sample(s, logits, mi.n_vocab);
+        b.n_tokens = 1;
+        b.token[0] = out[i];
+        b.pos[0] = np + i;
+        b.seq_id[0] = 0;
+        b.logits[0] = 1;
+        assert_int_equal(cria_decode(ctx, &b, &err), CRIA_OK);
+        logits = cria_get_logits_ith(ctx, 0);
+    }
+    cria_batch_free(&b);
+    cria_sampler_free(s);
+    cria_context_free(ctx);
+    cria_model_free(m);
+}
+
+/* The same seed gives the same text for any thread count, with every stateful sampler on. */
+static void test_seed_and_threads(void **state)
+{
+    (void)state;
+    if (!test_have("models/stories260K.bin") || !test_have("models/tok512.bin"))
+        skip();
+    cria_sampler_params p = cria_sampler_default_params();
+    p.seed = 1234;
+    p.penalty_repeat = 1.1f;
+    p.dry_multiplier = 0.5f;
+    p.xtc_probability = 0.3f;
+    p.top_n_sigma = 3.0f;
+    enum { N = 96 };
+    cria_token a[N], b[N], c[N];
+    generate(&p, 1, a, N);
+    generate(&p, 3, b, N);
+    generate(&p, 1, c, N);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(a, c, sizeof a);
+    p.seed = 4321;
+    generate(&p, 1, c, N);
+    assert_true(memcmp(a, c, sizeof a) != 0); /* another seed, another text */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -762,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_order),
         cmocka_unit_test(test_optimised_equals_reference),
+        cmocka_unit_test(test_seed_and_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
