@@ -481,6 +481,29 @@ static void test_edges(void **state)
     }
     for (size_t i = 0; i < n_all; i++)
         cria_sampler_free(all[i]);
+    /* NaN logits count as -inf, in every path */
+    for (int ref = 0; ref < 2; ref++) {
+        float x[40];
+        for (int i = 0; i < 40; i++)
+            x[i] = i % 3 ? NAN : (float)i / 10.0f;
+        x[21] = 7.0f;
+        cria_sampler_params p = cria_sampler_default_params();
+        for (int temp0 = 0; temp0 < 2; temp0++) {
+            p.temp = temp0 ? 0.0f : 0.8f;
+            cria_sampler *c = cria_sampler_chain_from_params(&p, NULL, 40, 64);
+            cria_sampler_set_reference(c, ref);
+            for (int i = 0; i < 5; i++)
+                assert_int_equal(cria_sampler_sample(c, x, 40), 21);
+            cria_sampler_free(c);
+        }
+        cria_sampler *g = cria_sampler_init_greedy();
+        cria_sampler_set_reference(g, ref);
+        assert_int_equal(cria_sampler_sample(g, x, 40), 21);
+        for (int i = 0; i < 40; i++)
+            x[i] = NAN;
+        assert_int_equal(cria_sampler_sample(g, x, 40), 0);
+        cria_sampler_free(g);
+    }
     /* top-k 3 over two -inf logits keeps one of them, with p = 0 */
     check(mk_top_k, &(kp){.k = 3}, (float[]){1.0f, 0.0f, 2.7182818f, 0.0f}, 4,
           (double[]){2.7182818 / 3.7182818, 1 / 3.7182818, 0.0}, 3, "top-k with -inf logits");

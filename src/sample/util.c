@@ -241,18 +241,19 @@ size_t cria_raw_top_k(const float *logits, int32_t n, size_t k, cria_token_data 
     return k;
 }
 
-int32_t cria_raw_argmax(const float *logits, int32_t n)
+/* Largest of x[0..n), ignoring NaN (-inf when there is none). */
+static float block_max(const float *x, int32_t n)
 {
     float best = -INFINITY;
     int32_t i = 0;
 #if defined(__SSE2__)
-    /* Pass 1: the maximum, four accumulators of four lanes (MAXPS keeps the accumulator on NaN). */
+    /* four accumulators of four lanes; MAXPS keeps the accumulator when the new value is NaN */
     __m128 m0 = _mm_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
     for (; i + 16 <= n; i += 16) {
-        m0 = _mm_max_ps(_mm_loadu_ps(logits + i), m0);
-        m1 = _mm_max_ps(_mm_loadu_ps(logits + i + 4), m1);
-        m2 = _mm_max_ps(_mm_loadu_ps(logits + i + 8), m2);
-        m3 = _mm_max_ps(_mm_loadu_ps(logits + i + 12), m3);
+        m0 = _mm_max_ps(_mm_loadu_ps(x + i), m0);
+        m1 = _mm_max_ps(_mm_loadu_ps(x + i + 4), m1);
+        m2 = _mm_max_ps(_mm_loadu_ps(x + i + 8), m2);
+        m3 = _mm_max_ps(_mm_loadu_ps(x + i + 12), m3);
     }
     float lanes[4];
     _mm_storeu_ps(lanes, _mm_max_ps(_mm_max_ps(m0, m1), _mm_max_ps(m2, m3)));
@@ -260,9 +261,29 @@ int32_t cria_raw_argmax(const float *logits, int32_t n)
         best = lanes[j] > best ? lanes[j] : best;
 #endif
     for (; i < n; i++)
-        best = logits[i] > best ? logits[i] : best;
-    /* Pass 2: the first index holding it (the array is in cache now). */
-    for (i = 0; i < n; i++) {
+        best = x[i] > best ? x[i] : best;
+    return best;
+}
+
+/*
+ * One pass over the logits (they may not fit in L2 at 150k tokens): the
+ * maximum of each 256-float block, remembering the first block that holds
+ * the overall maximum; then that block alone is searched for its index.
+ */
+int32_t cria_raw_argmax(const float *logits, int32_t n)
+{
+    enum { BLOCK = 256 };
+    float best = -INFINITY;
+    int32_t best_block = -1;
+    for (int32_t b = 0; b < n; b += BLOCK) {
+        const float m = block_max(logits + b, n - b < BLOCK ? n - b : BLOCK);
+        if (m > best) {
+            best = m;
+            best_block = b;
+        }
+    }
+    const int32_t from = best_block >= 0 ? best_block : 0;
+    for (int32_t i = from; i < n; i++) {
         if (logits[i] == best)
             return i;
     }
