@@ -617,7 +617,24 @@ static cria_sampler *v_xtc(int32_t n) { (void)n; return cria_sampler_init_xtc(1.
 static cria_sampler *v_temp(int32_t n) { (void)n; return cria_sampler_init_temp(0.7f); }
 static cria_sampler *v_dyn(int32_t n) { (void)n; return cria_sampler_init_temp_ext(0.8f, 0.5f, 1.0f); }
 static cria_sampler *v_pen(int32_t n) { return cria_sampler_init_penalties(n, 64, 1.3f, 0.2f, 0.3f); }
-static cria_sampler *v_dry(int32_t n) { return cria_sampler_init_dry_tokens(n, 4096, 0.8f, 1.75f, 2, -1, NULL, NULL, 0); }
+/* DRY with breakers: single tokens (some in the repeated history) and a pair. */
+static cria_sampler *v_dry(int32_t n)
+{
+    static cria_token seq[64][2];
+    const cria_token *list[64];
+    size_t lens[64];
+    for (int i = 0; i < 64; i++) {
+        seq[i][0] = (cria_token)((int64_t)i * n / 64 + 17);
+        seq[i][1] = (cria_token)((int64_t)i * n / 97);
+        list[i] = seq[i];
+        lens[i] = i % 8 ? 1 : 2;
+    }
+    return cria_sampler_init_dry_tokens(n, 4096, 0.8f, 1.75f, 2, -1, list, lens, 64);
+}
+static cria_sampler *v_dry_plain(int32_t n)
+{
+    return cria_sampler_init_dry_tokens(n, 4096, 0.8f, 1.75f, 2, -1, NULL, NULL, 0);
+}
 static cria_sampler *v_bias(int32_t n)
 {
     const cria_logit_bias b[] = {{0, 10.0f}, {n - 1, -INFINITY}, {n / 2, 2.5f}, {n / 2, 1.0f}};
@@ -635,7 +652,7 @@ static const struct {
 } variants[] = {
     {"top-k", v_top_k, false},     {"top-k n/4", v_top_k_big, false}, {"top-p", v_top_p, false},       {"min-p", v_min_p, false},
     {"typical", v_typical, false}, {"top-n-sigma", v_sigma, false},   {"xtc", v_xtc, false},           {"temp", v_temp, false},
-    {"dynatemp", v_dyn, false},    {"penalties", v_pen, false},       {"dry", v_dry, false},           {"logit-bias", v_bias, false},
+    {"dynatemp", v_dyn, false},    {"penalties", v_pen, false},       {"dry", v_dry, false}, {"dry, no breakers", v_dry_plain, false},           {"logit-bias", v_bias, false},
     {"greedy", v_greedy, true}, {"dist", v_dist, true}, {"mirostat", v_miro1, true}, {"mirostat-v2", v_miro2, true},
 };
 
@@ -645,6 +662,10 @@ static void feed_history(cria_sampler *s, int32_t n_vocab)
     cria_token h[300];
     for (int i = 0; i < 300; i++)
         h[i] = i < 150 || i % 40 >= 30 ? (cria_token)(rnd() * n_vocab) : h[i - 100];
+    /* two of v_dry's breakers: the pair 8 and the single token 3, before the repeats */
+    h[60] = (cria_token)((int64_t)8 * n_vocab / 64 + 17);
+    h[61] = (cria_token)((int64_t)8 * n_vocab / 97);
+    h[120] = (cria_token)((int64_t)3 * n_vocab / 64 + 17);
     for (int i = 0; i < 300; i++)
         cria_sampler_accept(s, h[i]);
 }

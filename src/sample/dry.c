@@ -32,8 +32,10 @@ typedef struct dry_sampler {
     cria_sampler base;
     int32_t n_vocab, n_ctx, allowed_length, last_n, window;
     float multiplier, base_;
-    breaker *breakers;
+    breaker *breakers; /* sorted by head once built */
     size_t n_breakers;
+    int32_t *first;    /* n_vocab: index of the first breaker with this head, -1 if none (fast path) */
+    uint8_t *single;   /* n_vocab: the token is a breaker on its own (fast path) */
     cria_token *ring; /* window slots */
     int32_t head, size;
     /* scratch */
@@ -70,21 +72,36 @@ static cria_token rat(const dry_sampler *d, int32_t i)
     return d->ring[j < 0 ? j + d->window : j];
 }
 
-/* Step 1: how far back a repeat may reach; -1 when that is below allowed_length (nothing to do). */
-static int32_t rep_limit(const dry_sampler *d, int32_t n)
+/* Whether breaker br (head at the i-th newest token) matches there, and is longer than *longest. */
+static void try_breaker(const dry_sampler *d, const breaker *br, int32_t i, int32_t *longest)
+{
+    if (br->n_tail <= *longest || br->n_tail > i)
+        return;
+    for (int32_t o = 0; o < br->n_tail; o++) {
+        if (br->tail[o] != rat(d, i - o - 1))
+            return;
+    }
+    *longest = br->n_tail;
+}
+
+/*
+ * Step 1: how far back a repeat may reach: the distance to the newest
+ * breaker, less its tail. The reference checks every breaker at every
+ * position; the fast path only those whose head is the token there.
+ */
+static int32_t rep_limit(const dry_sampler *d, int32_t n, bool fast)
 {
     for (int32_t i = 0; i < n; i++) {
         const cria_token t = rat(d, i);
         int32_t longest = -1;
-        for (size_t b = 0; b < d->n_breakers; b++) {
-            const breaker *br = &d->breakers[b];
-            if (br->head != t || br->n_tail <= longest || br->n_tail > i)
-                continue;
-            bool match = true;
-            for (int32_t o = 0; o < br->n_tail && match; o++)
-                match = br->tail[o] == rat(d, i - o - 1);
-            if (match)
-                longest = br->n_tail;
+        if (!fast) {
+            for (size_t b = 0; b < d->n_breakers; b++) {
+                if (d->breakers[b].head == t)
+                    try_breaker(d, &d->breakers[b], i, &longest);
+            }
+        } else if (t >= 0 && t < d->n_vocab && d->first[t] >= 0) {
+            for (size_t b = (size_t)d->first[t]; b < d->n_breakers && d->breakers[b].head == t; b++)
+                try_breaker(d, &d->breakers[b], i, &longest);
         }
         if (longest >= 0)
             return i - longest;
@@ -99,6 +116,36 @@ static bool is_single_breaker(const dry_sampler *d, cria_token t)
             return true;
     }
     return false;
+}
+
+static bool is_single_fast(const dry_sampler *d, cria_token t)
+{
+    return t >= 0 && t < d->n_vocab && d->single[t];
+}
+
+static int breaker_cmp(const void *a, const void *b)
+{
+    const breaker *x = a, *y = b;
+    if (x->head != y->head)
+        return x->head < y->head ? -1 : 1;
+    return (x->n_tail > y->n_tail) - (x->n_tail < y->n_tail);
+}
+
+/* Sorts the breakers by head and fills the per-token lookups of the fast path. */
+static void dry_index(dry_sampler *d)
+{
+    if (d->n_breakers)
+        qsort(d->breakers, d->n_breakers, sizeof *d->breakers, breaker_cmp);
+    for (int32_t t = 0; t < d->n_vocab; t++)
+        d->first[t] = -1;
+    for (size_t b = d->n_breakers; b-- > 0;) {
+        const cria_token h = d->breakers[b].head;
+        if (h >= 0 && h < d->n_vocab) {
+            d->first[h] = (int32_t)b;
+            if (d->breakers[b].n_tail == 0)
+                d->single[h] = 1;
+        }
+    }
 }
 
 /* The penalty for a repeat of len tokens (exponent capped so the power stays finite). */
@@ -129,7 +176,7 @@ static void dry_apply_ref(cria_sampler *s, cria_token_data_array *cur)
     const int32_t n = dry_window(d);
     if (n == 0)
         return;
-    const int32_t limit = rep_limit(d, n);
+    const int32_t limit = rep_limit(d, n, false);
     if (limit < d->allowed_length)
         return;
     /* steps 2-3, directly: (token, longest) pairs in a list */
@@ -180,7 +227,7 @@ static bool dry_scan(dry_sampler *d)
     const int32_t n = dry_window(d);
     if (n == 0)
         return false;
-    const int32_t limit = rep_limit(d, n);
+    const int32_t limit = rep_limit(d, n, true);
     if (limit < d->allowed_length)
         return false;
     for (int32_t i = 0; i < n; i++)
@@ -227,14 +274,14 @@ static void dry_apply(cria_sampler *s, cria_token_data_array *cur)
     if (dense) {
         for (int32_t j = 0; j < d->n_touched; j++) {
             const cria_token t = d->touched[j];
-            if (!is_single_breaker(d, t))
+            if (!is_single_fast(d, t))
                 cur->data[t].logit -= dry_penalty(d, d->best[t]);
         }
         return;
     }
     for (size_t i = 0; i < cur->size; i++) {
         const cria_token t = cur->data[i].id;
-        if (t >= 0 && t < d->n_vocab && d->best[t] > 0 && !is_single_breaker(d, t))
+        if (t >= 0 && t < d->n_vocab && d->best[t] > 0 && !is_single_fast(d, t))
             cur->data[i].logit -= dry_penalty(d, d->best[t]);
     }
 }
@@ -250,7 +297,7 @@ static cria_raw_result dry_apply_raw(cria_sampler *s, cria_raw_logits *raw, cria
     float *x = cria_raw_writable(raw);
     for (int32_t j = 0; j < d->n_touched; j++) {
         const cria_token t = d->touched[j];
-        if (!is_single_breaker(d, t))
+        if (!is_single_fast(d, t))
             x[t] -= dry_penalty(d, d->best[t]);
     }
     return CRIA_RAW_KEPT;
@@ -271,6 +318,8 @@ static void dry_free(cria_sampler *s)
     free(d->z);
     free(d->best);
     free(d->touched);
+    free(d->first);
+    free(d->single);
 }
 
 static const cria_sampler_iface dry_iface = {
@@ -330,7 +379,9 @@ static dry_sampler *dry_new(int32_t n_vocab, int32_t n_ctx, float multiplier, fl
     d->z = malloc(w * sizeof *d->z);
     d->touched = malloc(w * sizeof *d->touched);
     d->best = calloc((size_t)n_vocab, sizeof *d->best);
-    if (!d->ring || !d->rev || !d->z || !d->touched || !d->best) {
+    d->first = malloc((size_t)n_vocab * sizeof *d->first);
+    d->single = calloc((size_t)n_vocab, sizeof *d->single);
+    if (!d->ring || !d->rev || !d->z || !d->touched || !d->best || !d->first || !d->single) {
         dry_free(&d->base);
         free(d);
         return NULL;
@@ -354,6 +405,7 @@ cria_sampler *cria_sampler_init_dry_tokens(int32_t n_vocab, int32_t n_ctx, float
             return NULL;
         }
     }
+    dry_index(d);
     return &d->base;
 }
 
@@ -415,5 +467,6 @@ cria_sampler *cria_sampler_init_dry(const cria_model *model, int32_t n_vocab, in
             }
         }
     }
+    dry_index(d);
     return &d->base;
 }
