@@ -60,6 +60,12 @@ static inline __m256i bits32(const uint8_t *p)
     return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
 }
 
+/* Half to float in one F16C instruction (the scalar quant_f32 is bit manipulation; same values). */
+static inline float h2f(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
 static inline __m256 fma_block(__m256i lanes, float d, __m256 acc)
 {
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_set1_ps(d), acc);
@@ -74,7 +80,7 @@ static float q8_0_dot(int64_t n, const void *vw, const void *va)
     for (int64_t i = 0; i < n / QK_LEGACY; i++) {
         const __m256i x = _mm256_loadu_si256((const __m256i *)w[i].qs);
         const __m256i y = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        acc = fma_block(dot_ss8(x, y), quant_f32(w[i].d) * quant_f32(a[i].d), acc);
+        acc = fma_block(dot_ss8(x, y), h2f(w[i].d) * h2f(a[i].d), acc);
     }
     return hsum8(acc);
 }
@@ -87,7 +93,7 @@ static float q4_0_dot(int64_t n, const void *vw, const void *va)
     for (int64_t i = 0; i < n / QK_LEGACY; i++) {
         const __m256i x = _mm256_sub_epi8(nibbles32(w[i].qs), _mm256_set1_epi8(8));
         const __m256i y = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        acc = fma_block(dot_ss8(x, y), quant_f32(w[i].d) * quant_f32(a[i].d), acc);
+        acc = fma_block(dot_ss8(x, y), h2f(w[i].d) * h2f(a[i].d), acc);
     }
     return hsum8(acc);
 }
@@ -99,9 +105,9 @@ static float q4_1_dot(int64_t n, const void *vw, const void *va)
     __m256 acc = _mm256_setzero_ps();
     float summs = 0.0f;
     for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        summs += quant_f32(w[i].m) * quant_f32(a[i].s);
+        summs += h2f(w[i].m) * h2f(a[i].s);
         const __m256i y = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        acc = fma_block(dot_us8(nibbles32(w[i].qs), y), quant_f32(w[i].d) * quant_f32(a[i].d), acc);
+        acc = fma_block(dot_us8(nibbles32(w[i].qs), y), h2f(w[i].d) * h2f(a[i].d), acc);
     }
     return hsum8(acc) + summs;
 }
@@ -116,7 +122,7 @@ static float q5_0_dot(int64_t n, const void *vw, const void *va)
         const __m256i hi = _mm256_andnot_si256(bits32(w[i].qh), _mm256_set1_epi8((char)0xF0));
         const __m256i x = _mm256_or_si256(nibbles32(w[i].qs), hi);
         const __m256i y = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        acc = fma_block(dot_ss8(x, y), quant_f32(w[i].d) * quant_f32(a[i].d), acc);
+        acc = fma_block(dot_ss8(x, y), h2f(w[i].d) * h2f(a[i].d), acc);
     }
     return hsum8(acc);
 }
@@ -128,11 +134,11 @@ static float q5_1_dot(int64_t n, const void *vw, const void *va)
     __m256 acc = _mm256_setzero_ps();
     float summs = 0.0f;
     for (int64_t i = 0; i < n / QK_LEGACY; i++) {
-        summs += quant_f32(w[i].m) * quant_f32(a[i].s);
+        summs += h2f(w[i].m) * h2f(a[i].s);
         const __m256i hi = _mm256_and_si256(bits32(w[i].qh), _mm256_set1_epi8(0x10));
         const __m256i x = _mm256_or_si256(nibbles32(w[i].qs), hi);
         const __m256i y = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        acc = fma_block(dot_us8(x, y), quant_f32(w[i].d) * quant_f32(a[i].d), acc);
+        acc = fma_block(dot_us8(x, y), h2f(w[i].d) * h2f(a[i].d), acc);
     }
     return hsum8(acc) + summs;
 }
@@ -195,7 +201,7 @@ static float q4_k_dot(int64_t n, const void *vw, const void *va)
     __m128 accm = _mm_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0xF);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        accm = k45_mins(w[i].scales, &a[i], -a[i].d * quant_f32(w[i].dmin), accm);
+        accm = k45_mins(w[i].scales, &a[i], -a[i].d * h2f(w[i].dmin), accm);
         __m256i lanes = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             uint8_t sl, sh, m;
@@ -209,7 +215,7 @@ static float q4_k_dot(int64_t n, const void *vw, const void *va)
             lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(pl, _mm256_set1_epi16(sl)));
             lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(ph, _mm256_set1_epi16(sh)));
         }
-        acc = fma_block(lanes, a[i].d * quant_f32(w[i].d), acc);
+        acc = fma_block(lanes, a[i].d * h2f(w[i].d), acc);
     }
     return hsum8(acc) + hsum4(accm);
 }
@@ -222,7 +228,7 @@ static float q5_k_dot(int64_t n, const void *vw, const void *va)
     __m128 accm = _mm_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        accm = k45_mins(w[i].scales, &a[i], -a[i].d * quant_f32(w[i].dmin), accm);
+        accm = k45_mins(w[i].scales, &a[i], -a[i].d * h2f(w[i].dmin), accm);
         const __m256i hbits = _mm256_loadu_si256((const __m256i *)w[i].qh);
         __m256i lanes = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
@@ -241,7 +247,7 @@ static float q5_k_dot(int64_t n, const void *vw, const void *va)
             lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(pl, _mm256_set1_epi16(sl)));
             lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(ph, _mm256_set1_epi16(sh)));
         }
-        acc = fma_block(lanes, a[i].d * quant_f32(w[i].d), acc);
+        acc = fma_block(lanes, a[i].d * h2f(w[i].d), acc);
     }
     return hsum8(acc) + hsum4(accm);
 }
@@ -282,7 +288,7 @@ static float q6_k_dot(int64_t n, const void *vw, const void *va)
                 lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(p, s));
             }
         }
-        acc = fma_block(lanes, a[i].d * quant_f32(w[i].d), acc);
+        acc = fma_block(lanes, a[i].d * h2f(w[i].d), acc);
     }
     return hsum8(acc);
 }
@@ -304,7 +310,7 @@ static float tq2_0_dot(int64_t n, const void *vw, const void *va)
                 lanes = _mm256_add_epi32(lanes, _mm256_sub_epi32(dot_us8(t, y), dot_us8(one, y)));
             }
         }
-        acc = fma_block(lanes, a[i].d * quant_f32(w[i].d), acc);
+        acc = fma_block(lanes, a[i].d * h2f(w[i].d), acc);
     }
     return hsum8(acc);
 }

@@ -1,0 +1,126 @@
+/*
+ * Quantized dot-product micro-benchmark: each type's vec_dot at every ISA
+ * level this CPU has, one thread, on a weight matrix small enough to stay in
+ * cache (so it measures the kernel, not memory): time per row, weight bytes
+ * per second, and the speedup over the scalar reference. Also the
+ * activation quantizers (Q8_0, Q8_K) per level.
+ *
+ *   make build/bench/bench_quant && build/bench/bench_quant [-k COLS] [-r ROWS]
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "quant/quant.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static const cria_dtype types[] = {
+    CRIA_DTYPE_Q8_0, CRIA_DTYPE_Q4_0, CRIA_DTYPE_Q4_1, CRIA_DTYPE_Q5_0, CRIA_DTYPE_Q5_1, CRIA_DTYPE_Q2_K,
+    CRIA_DTYPE_Q3_K, CRIA_DTYPE_Q4_K, CRIA_DTYPE_Q5_K, CRIA_DTYPE_Q6_K, CRIA_DTYPE_TQ1_0, CRIA_DTYPE_TQ2_0,
+};
+
+volatile float sink;
+
+/* Seconds per pass over `rows` rows of w against activation a, best of several runs of >= 50 ms. */
+static double time_dot(cria_vec_dot_fn dot, int64_t cols, int64_t rows, size_t row_bytes, const void *w,
+                       const void *a)
+{
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        int passes = 0;
+        float s = 0.0f;
+        const double t0 = now_s();
+        double t1;
+        do {
+            for (int64_t r = 0; r < rows; r++)
+                s += dot(cols, (const char *)w + (size_t)r * row_bytes, a);
+            passes++;
+            t1 = now_s();
+        } while (t1 - t0 < 0.05);
+        sink = s;
+        best = fmin(best, (t1 - t0) / passes);
+    }
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    int64_t cols = 4096, rows = 128;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "-k"))
+            cols = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "-r"))
+            rows = atoll(argv[i + 1]);
+    }
+    cols = (cols + 255) / 256 * 256;
+    const cria_isa top = cria_isa_detected();
+    float *x = malloc((size_t)(cols * rows) * sizeof *x), *act = malloc((size_t)cols * sizeof *act);
+    void *w = malloc((size_t)(cols * rows) * 2), *a = malloc((size_t)cols * 2);
+    for (int64_t i = 0; i < cols * rows; i++)
+        x[i] = 0.02f * sinf(0.37f * (float)i) + 0.01f * cosf(1.3f * (float)i);
+    for (int64_t i = 0; i < cols; i++)
+        act[i] = sinf(0.11f * (float)i);
+
+    printf("vec_dot, one thread, %lld x %lld weights (in cache)\n\n", (long long)rows, (long long)cols);
+    printf("| type | weight MiB | level | us per row | GB/s of weights | x scalar |\n| --- | --- | --- | --- | --- | --- |\n");
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        const cria_quant_traits *s = cria_quant_traits_for(types[t], CRIA_ISA_SCALAR);
+        const size_t row_bytes = (size_t)(cols / s->block) * s->block_bytes;
+        for (int64_t r = 0; r < rows; r++)
+            s->from_float(x + r * cols, (char *)w + (size_t)r * row_bytes, cols);
+        cria_quant_traits_for(s->vec_dot_type, CRIA_ISA_SCALAR)->from_float(act, a, cols);
+        double base = 0;
+        for (int isa = CRIA_ISA_SCALAR; isa <= (int)top; isa++) {
+            const cria_quant_traits *q = cria_quant_traits_for(types[t], (cria_isa)isa);
+            if (isa > CRIA_ISA_SCALAR && q == s)
+                continue; /* no kernel of its own at this level */
+            const double sec = time_dot(q->vec_dot, cols, rows, row_bytes, w, a);
+            if (isa == CRIA_ISA_SCALAR)
+                base = sec;
+            printf("| %s | %.2f | %s | %.3f | %.1f | %.1f |\n", cria_dtype_name(types[t]),
+                   (double)(row_bytes * (size_t)rows) / 1048576.0, cria_isa_name((cria_isa)isa), sec / (double)rows * 1e6,
+                   (double)(row_bytes * (size_t)rows) / sec * 1e-9, base / sec);
+        }
+    }
+
+    printf("\nactivation quantizers, one row of %lld\n\n| type | level | ns per row | x scalar |\n| --- | --- | --- | --- |\n",
+           (long long)cols);
+    const cria_dtype acts[] = {CRIA_DTYPE_Q8_0, CRIA_DTYPE_Q8_K};
+    for (size_t t = 0; t < 2; t++) {
+        double base = 0;
+        for (int isa = CRIA_ISA_SCALAR; isa <= (int)top; isa++) {
+            const cria_quant_traits *q = cria_quant_traits_for(acts[t], (cria_isa)isa);
+            if (isa > CRIA_ISA_SCALAR && q->from_float == cria_quant_traits_for(acts[t], CRIA_ISA_SCALAR)->from_float)
+                continue;
+            double best = 1e30;
+            for (int rep = 0; rep < 5; rep++) {
+                int n = 0;
+                const double t0 = now_s();
+                double t1;
+                do {
+                    q->from_float(act, a, cols);
+                    n++;
+                    t1 = now_s();
+                } while (t1 - t0 < 0.02);
+                best = fmin(best, (t1 - t0) / n);
+            }
+            if (isa == CRIA_ISA_SCALAR)
+                base = best;
+            printf("| %s | %s | %.0f | %.1f |\n", cria_dtype_name(acts[t]), cria_isa_name((cria_isa)isa), best * 1e9,
+                   base / best);
+        }
+    }
+    free(x);
+    free(act);
+    free(w);
+    free(a);
+    return 0;
+}
