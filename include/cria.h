@@ -384,8 +384,10 @@ typedef struct cria_placement cria_placement;
 cria_status cria_placement_init(const cria_cpu_params *params, cria_placement **out, cria_error *err);
 void cria_placement_free(cria_placement *pl);
 
-/* The thread count: params.n_threads, or the default it stands for. */
+/* The threads planned: params.n_threads, or the default it stands for. */
 int32_t cria_placement_n_threads(const cria_placement *pl);
+/* The default thread count under these options (what n_threads = 0 gives), e.g. for -t when -tb was given. */
+int32_t cria_placement_default_threads(const cria_placement *pl);
 
 /*
  * The CPUs thread ith may run on (threads past n_threads reuse the plan from

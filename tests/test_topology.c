@@ -200,6 +200,7 @@ static void test_plan_default(void **state)
     p.n_threads = 3;
     pl = plan(t, &p, -1);
     assert_int_equal(cria_placement_n_threads(pl), 3);
+    assert_int_equal(cria_placement_default_threads(pl), 8);
     cria_placement_free(pl);
     cria_topology_free(t);
 }
@@ -330,6 +331,14 @@ static void test_plan_distribute_one_node(void **state)
     int32_t c[MAXC];
     for (int i = 0; i < 4; i++)
         assert_int_equal(cria_placement_cpus(pl, i, c, MAXC), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    cria_placement_print(pl, NULL, 0, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "numa distribute (one node: nothing to do)"));
+    free(buf);
     cria_placement_free(pl);
     p.strict = 1;
     pl = plan(t, &p, -1);

@@ -16,8 +16,9 @@ enum { MAX_THREADS = 1024 }; /* the pool's limit */
 
 struct cria_placement {
     int n_threads;
+    int n_default;           /* what n_threads = 0 stands for with these options */
     int strict, prio, pins;
-    cria_numa_mode numa;
+    cria_numa_mode numa, numa_asked; /* distribute over one node becomes none */
     int *first;              /* [n_threads + 1]: thread i may run on cpus[first[i] .. first[i+1]) */
     int *cpus;
     int *node_of_thread;     /* [n_threads]: NUMA node (OS index) of its CPUs, -1 when they span nodes or none */
@@ -261,13 +262,16 @@ cria_status cria_placement_build(const cria_topology *t, const cria_cpu_params *
                 node_ids[n_nodes++] = k;
                 break;
             }
+    const cria_numa_mode numa_asked = numa;
     if (numa == CRIA_NUMA_DISTRIBUTE && n_nodes <= 1)
         numa = CRIA_NUMA_NONE;
 
-    pl->n_threads = p.n_threads > 0 ? p.n_threads : (p.strict && listed ? n : n_phys);
+    pl->n_default = p.strict && listed ? n : n_phys;
+    pl->n_threads = p.n_threads > 0 ? p.n_threads : pl->n_default;
     pl->strict = p.strict;
     pl->prio = p.prio;
     pl->numa = numa;
+    pl->numa_asked = numa_asked;
     pl->pins = p.strict || listed || numa != CRIA_NUMA_NONE;
     cria_topology_describe(t, pl->topo_line, sizeof pl->topo_line);
     const int nt = pl->n_threads;
@@ -348,6 +352,11 @@ int32_t cria_placement_n_threads(const cria_placement *pl)
     return pl->n_threads;
 }
 
+int32_t cria_placement_default_threads(const cria_placement *pl)
+{
+    return pl->n_default;
+}
+
 int cria_placement_thread_cpus(const cria_placement *pl, int ith, const int **cpus)
 {
     int i = ith % pl->n_threads;
@@ -379,8 +388,9 @@ int32_t cria_placement_cpus(const cria_placement *pl, int32_t ith, int32_t *cpus
 void cria_placement_print(const cria_placement *pl, const int32_t *running_on, int32_t n_running, FILE *f)
 {
     fprintf(f, "topology: %s\n", pl->topo_line);
-    fprintf(f, "placement: %d thread%s, strict %d, numa %s, prio %d (%s)%s\n", pl->n_threads,
-            pl->n_threads == 1 ? "" : "s", pl->strict, numa_names[pl->numa], pl->prio, prio_names[pl->prio + 1],
+    fprintf(f, "placement: %d thread%s, strict %d, numa %s%s, prio %d (%s)%s\n", pl->n_threads,
+            pl->n_threads == 1 ? "" : "s", pl->strict, numa_names[pl->numa_asked],
+            pl->numa != pl->numa_asked ? " (one node: nothing to do)" : "", pl->prio, prio_names[pl->prio + 1],
             pl->pins ? "" : ", threads not pinned");
     int n = running_on && n_running > pl->n_threads ? n_running : pl->n_threads;
     if (!pl->pins && !running_on)
