@@ -112,6 +112,51 @@ static void test_two_sockets_smt(void **state)
     cria_topology_free(t);
 }
 
+/* Intel's usual numbering: the first PUs of all cores, then their SMT siblings (P#0 and P#4 share a core). */
+static void test_sibling_numbering(void **state)
+{
+    (void)state;
+    cria_topology *t = synth("core:4 pu:2(indexes=0,4,1,5,2,6,3,7)", NULL, NULL);
+    int cores[MAXC];
+    assert_int_equal(cria_topology_cores(t, cores, MAXC), 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(cores[i], i);
+    assert_int_equal(cria_topology_core_of(t, 4), cria_topology_core_of(t, 0));
+    cria_cpu_params p = cria_cpu_default_params();
+    p.strict = 1;
+    p.n_threads = 6;
+    cria_placement *pl = plan(t, &p, -1);
+    const int want[] = {0, 1, 2, 3, 4, 5};
+    for (int i = 0; i < 6; i++)
+        assert_pinned(pl, i, want[i]);
+    cria_placement_free(pl);
+    p.strict = 0;
+    p.n_threads = 0;
+    p.cpu_mask = "0x11"; /* CPUs 0 and 4: one core */
+    pl = plan(t, &p, -1);
+    assert_int_equal(cria_placement_n_threads(pl), 1);
+    cria_placement_free(pl);
+    cria_topology_free(t);
+}
+
+/* distribute over a mask that covers part of each node: nodes alternate, each walking its own CPUs. */
+static void test_plan_distribute_mask(void **state)
+{
+    (void)state;
+    cria_topology *t = synth("pack:2 numa:1 core:4 pu:2", NULL, NULL);
+    cria_cpu_params p = cria_cpu_default_params();
+    p.numa = "distribute";
+    p.strict = 1;
+    p.cpu_mask = "0x0f0f";
+    cria_placement *pl = plan(t, &p, -1);
+    assert_int_equal(cria_placement_n_threads(pl), 8);
+    const int want[] = {0, 8, 1, 9, 2, 10, 3, 11};
+    for (int i = 0; i < 8; i++)
+        assert_pinned(pl, i, want[i]);
+    cria_placement_free(pl);
+    cria_topology_free(t);
+}
+
 static void test_numa_nodes(void **state)
 {
     (void)state;
@@ -364,6 +409,11 @@ static void test_plan_isolate(void **state)
     pl = plan(t, &p, 9);
     for (int i = 0; i < 4; i++)
         assert_pinned(pl, i, 8 + 2 * i);
+    cria_placement_free(pl);
+
+    p.strict = 0;
+    pl = plan(t, &p, 100); /* a caller outside the usable CPUs: the first selected CPU's node */
+    assert_floats(pl, 0, 0, 7);
     cria_placement_free(pl);
 
     p.cpu_mask = "ff"; /* node 0 only: nothing left on the caller's node */
@@ -695,6 +745,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_sockets_smt),
+        cmocka_unit_test(test_sibling_numbering),
         cmocka_unit_test(test_numa_nodes),
         cmocka_unit_test(test_restricted),
         cmocka_unit_test(test_hybrid),
@@ -703,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_plan_mask),
         cmocka_unit_test(test_plan_range),
         cmocka_unit_test(test_plan_distribute),
+        cmocka_unit_test(test_plan_distribute_mask),
         cmocka_unit_test(test_plan_distribute_one_node),
         cmocka_unit_test(test_plan_isolate),
         cmocka_unit_test(test_print),
