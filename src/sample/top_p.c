@@ -6,6 +6,10 @@
  */
 #include <math.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "sample/sampler_impl.h"
 
 typedef struct cutoff_sampler {
@@ -162,9 +166,28 @@ static cria_raw_result min_p_apply_raw(cria_sampler *s, cria_raw_logits *raw, cr
         return CRIA_RAW_KEPT;
     const float *x = raw->logits;
     const float max = x[cria_raw_argmax(x, raw->n)];
+    if (!(max > -INFINITY))
+        return CRIA_RAW_NONE; /* nothing finite: the built array (NaN as -inf) decides */
     const float min_logit = max + logf(t->p);
     size_t m = 0;
-    for (int32_t i = 0; i < raw->n; i++) {
+    int32_t i = 0;
+#if defined(__SSE2__)
+    /* blocks of 16 with no survivor (nearly all of them) cost one compare each */
+    const __m128 bar = _mm_set1_ps(min_logit);
+    for (; i + 16 <= raw->n; i += 16) {
+        const __m128 c = _mm_or_ps(_mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(x + i), bar),
+                                             _mm_cmpge_ps(_mm_loadu_ps(x + i + 4), bar)),
+                                   _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(x + i + 8), bar),
+                                             _mm_cmpge_ps(_mm_loadu_ps(x + i + 12), bar)));
+        if (_mm_movemask_ps(c) == 0)
+            continue;
+        for (int32_t j = i; j < i + 16; j++) {
+            if (x[j] >= min_logit)
+                cur->data[m++] = (cria_token_data){.id = j, .logit = x[j], .p = 0.0f};
+        }
+    }
+#endif
+    for (; i < raw->n; i++) {
         if (x[i] >= min_logit)
             cur->data[m++] = (cria_token_data){.id = i, .logit = x[i], .p = 0.0f};
     }
