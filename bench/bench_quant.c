@@ -51,6 +51,28 @@ static double time_dot(cria_vec_dot_fn dot, int64_t cols, int64_t rows, size_t r
     return best;
 }
 
+/* The same through vec_dot_rows, CRIA_DOT_ROWS rows per call. */
+static double time_rows(cria_vec_dot_rows_fn dot, int64_t cols, int64_t rows, size_t row_bytes, const void *w,
+                        const void *a)
+{
+    double best = 1e30;
+    float out[CRIA_DOT_ROWS];
+    for (int rep = 0; rep < 5; rep++) {
+        int passes = 0;
+        const double t0 = now_s();
+        double t1;
+        do {
+            for (int64_t r = 0; r < rows; r += CRIA_DOT_ROWS)
+                dot(cols, CRIA_DOT_ROWS, (const char *)w + (size_t)r * row_bytes, row_bytes, a, out);
+            sink = out[0];
+            passes++;
+            t1 = now_s();
+        } while (t1 - t0 < 0.05);
+        best = fmin(best, (t1 - t0) / passes);
+    }
+    return best;
+}
+
 int main(int argc, char **argv)
 {
     int64_t cols = 4096, rows = 128;
@@ -88,6 +110,12 @@ int main(int argc, char **argv)
             printf("| %s | %.2f | %s | %.3f | %.1f | %.1f |\n", cria_dtype_name(types[t]),
                    (double)(row_bytes * (size_t)rows) / 1048576.0, cria_isa_name((cria_isa)isa), sec / (double)rows * 1e6,
                    (double)(row_bytes * (size_t)rows) / sec * 1e-9, base / sec);
+            if (q->vec_dot_rows) {
+                const double sr = time_rows(q->vec_dot_rows, cols, rows, row_bytes, w, a);
+                printf("| %s | %.2f | %s, %d rows at a time | %.3f | %.1f | %.1f |\n", cria_dtype_name(types[t]),
+                       (double)(row_bytes * (size_t)rows) / 1048576.0, cria_isa_name((cria_isa)isa), CRIA_DOT_ROWS,
+                       sr / (double)rows * 1e6, (double)(row_bytes * (size_t)rows) / sr * 1e-9, base / sr);
+            }
         }
     }
 

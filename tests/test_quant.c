@@ -197,6 +197,21 @@ static void test_isa_levels_match_scalar(void **state)
                                  (double)r);
                 }
             }
+            /* several rows at once: the bits of one vec_dot per row, for 1..CRIA_DOT_ROWS rows */
+            if (v->vec_dot_rows) {
+                const int n = 2 * s->block > 512 ? 2 * s->block : 512;
+                const size_t stride = (size_t)(n / s->block) * s->block_bytes;
+                for (int nr = 1; nr <= CRIA_DOT_ROWS; nr++) {
+                    float out[CRIA_DOT_ROWS];
+                    v->vec_dot_rows(n, nr, qs, stride, qa, out);
+                    for (int r = 0; r < nr; r++) {
+                        const float want = s->vec_dot(n, qs + (size_t)r * stride, qa);
+                        if (memcmp(&want, &out[r], sizeof want) != 0)
+                            fail_msg("%s at %s: vec_dot_rows(%d) row %d is %.9g, vec_dot %.9g", cria_dtype_name(s->type),
+                                     cria_isa_name((cria_isa)isa), nr, r, (double)out[r], (double)want);
+                    }
+                }
+            }
             /* and the activation quantizer of this level feeds the same dot */
             const cria_quant_traits *av = cria_quant_traits_for(s->vec_dot_type, (cria_isa)isa);
             av->from_float(a, qx, N);

@@ -57,7 +57,16 @@ static void matmul_worker(void *arg, int ith, int nth)
         const int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
         for (int64_t tok = 0; tok < t->n; tok++) {
             float *yrow = t->y + tok * rows;
-            for (int64_t r = r0; r < r1; r++)
+            int64_t r = r0;
+            if (t->q && t->q->vec_dot_rows) {
+                const void *xq = (const char *)t->xc + (size_t)tok * t->xc_row_bytes;
+                for (; r < r1; r += CRIA_DOT_ROWS) {
+                    const int nr = r1 - r < CRIA_DOT_ROWS ? (int)(r1 - r) : CRIA_DOT_ROWS;
+                    t->q->vec_dot_rows(t->w->cols, nr, (const char *)t->w->data + (size_t)r * t->w->row_bytes,
+                                       t->w->row_bytes, xq, yrow + r);
+                }
+            }
+            for (; r < r1; r++)
                 yrow[r] = dot_row(t, (const char *)t->w->data + (size_t)r * t->w->row_bytes, tok);
         }
     }

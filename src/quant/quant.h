@@ -31,6 +31,14 @@ typedef void (*cria_to_float_fn)(const void *x, float *y, int64_t n);
 /* sum over i < n of w[i] * a[i]: w a row of the weight type, a of vec_dot_type. */
 typedef float (*cria_vec_dot_fn)(int64_t n, const void *w, const void *a);
 
+/*
+ * out[r] = vec_dot(n, w + r * w_stride, a) for r < nrows (1..CRIA_DOT_ROWS):
+ * several weight rows against one activation row, their float chains
+ * interleaved so the FMA latency overlaps; the same bits as nrows calls.
+ */
+enum { CRIA_DOT_ROWS = 4 };
+typedef void (*cria_vec_dot_rows_fn)(int64_t n, int nrows, const void *w, size_t w_stride, const void *a, float *out);
+
 typedef struct cria_quant_traits {
     cria_dtype type;
     int32_t block;       /* elements per block */
@@ -39,6 +47,7 @@ typedef struct cria_quant_traits {
     cria_from_float_fn from_float;
     cria_to_float_fn to_float;
     cria_vec_dot_fn vec_dot; /* NULL for activation-only types (Q8_K, Q8_1) */
+    cria_vec_dot_rows_fn vec_dot_rows; /* NULL where only vec_dot exists */
 } cria_quant_traits;
 
 /* True for the block types this module implements. */

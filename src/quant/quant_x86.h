@@ -1,0 +1,392 @@
+/*
+ * The x86 dot-product kernels, written once and compiled twice: included by
+ * quant_avx2.c and quant_avx512.c, each of which first defines the integer
+ * primitives for its instruction set:
+ *
+ *   dot_us8(u, s)        eight int32 lanes, lane k = sum of u[j] * s[j] over
+ *                        bytes j = 4k..4k+3 (u unsigned, s signed)
+ *   scales2(s0, s1)      two sub-block scales in the form sdot takes
+ *   sdot(u, s, sc)       dot_us8 with lanes 0..3 times s0 and 4..7 times s1
+ *   bits32(p)            byte j = 0xFF where bit j of the 32-bit word at p is set
+ *
+ * Every kernel keeps the scalar reference's float shape (quant_impl.h: eight
+ * integer lanes by (e % 32) / 4, one FMA per block and lane, hsum_float_8),
+ * so each level returns the scalar bits. A kernel is one block function
+ * (adds one block's contribution into acc and aux) and one final function;
+ * dot_rows runs up to four weight rows side by side, so four independent
+ * FMA chains hide each other's latency.
+ */
+#ifndef CRIA_QUANT_X86_H
+#define CRIA_QUANT_X86_H
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "quant/quant_impl.h"
+
+/* (a0+a4 + a2+a6) + (a1+a5 + a3+a7), as quant_lanes_sum. */
+static inline float hsum8(__m256 v)
+{
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+/* (m0 + m2) + (m1 + m3), as quant_lanes4_sum. */
+static inline float hsum4(__m128 r)
+{
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+/* Signed x signed bytes: x * y = |x| * (y with x's sign); y must not hold -128. */
+static inline __m256i dot_ss8(__m256i x, __m256i y)
+{
+    return dot_us8(_mm256_abs_epi8(x), _mm256_sign_epi8(y, x));
+}
+
+/* 32 nibbles of 16 bytes: bytes 0..15 the low nibbles, 16..31 the high ones. */
+static inline __m256i nibbles32(const uint8_t *qs)
+{
+    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0xF));
+}
+
+/* Half to float in one F16C instruction (the scalar quant_f32 does it in bit arithmetic; same values). */
+static inline float h2f(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+static inline __m256 fma_block(__m256i lanes, float d, __m256 acc)
+{
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_set1_ps(d), acc);
+}
+
+static inline __m256i load32(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+typedef void (*block_fn)(const char *w, const char *a, __m256 *acc, __m128 *aux);
+typedef float (*final_fn)(__m256 acc, __m128 aux);
+
+/*
+ * out[r] = the dot of weight row r (rows `stride` bytes apart, blocks of
+ * wbytes) with the activation row a (blocks of abytes), nb blocks, r < nr.
+ * Inlined into each kernel with constant block and final functions.
+ */
+static inline __attribute__((always_inline)) void dot_rows(int64_t nb, int nr, const void *w, size_t stride,
+                                                           size_t wbytes, const void *a, size_t abytes, block_fn blk,
+                                                           final_fn fin, float *out)
+{
+    const char *wc = w, *ac = a;
+    if (nr == CRIA_DOT_ROWS) {
+        __m256 acc[CRIA_DOT_ROWS];
+        __m128 aux[CRIA_DOT_ROWS];
+        for (int r = 0; r < CRIA_DOT_ROWS; r++) {
+            acc[r] = _mm256_setzero_ps();
+            aux[r] = _mm_setzero_ps();
+        }
+        for (int64_t i = 0; i < nb; i++) {
+#pragma GCC unroll 4
+            for (int r = 0; r < CRIA_DOT_ROWS; r++)
+                blk(wc + (size_t)r * stride + (size_t)i * wbytes, ac + (size_t)i * abytes, &acc[r], &aux[r]);
+        }
+        for (int r = 0; r < CRIA_DOT_ROWS; r++)
+            out[r] = fin(acc[r], aux[r]);
+        return;
+    }
+    for (int r = 0; r < nr; r++) {
+        __m256 acc = _mm256_setzero_ps();
+        __m128 aux = _mm_setzero_ps();
+        for (int64_t i = 0; i < nb; i++)
+            blk(wc + (size_t)r * stride + (size_t)i * wbytes, ac + (size_t)i * abytes, &acc, &aux);
+        out[r] = fin(acc, aux);
+    }
+}
+
+static float fin_lanes(__m256 acc, __m128 aux)
+{
+    (void)aux;
+    return hsum8(acc);
+}
+
+/* Q4_1 / Q5_1: the min terms were summed one by one in aux's first float. */
+static float fin_lanes_plus_scalar(__m256 acc, __m128 aux)
+{
+    return hsum8(acc) + _mm_cvtss_f32(aux);
+}
+
+/* Q4_K / Q5_K: the min terms in aux's four lanes. */
+static float fin_lanes_plus_mins(__m256 acc, __m128 aux)
+{
+    return hsum8(acc) + hsum4(aux);
+}
+
+/* ---- 32-blocks ----------------------------------------------------------- */
+
+static inline void blk_q8_0(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    (void)aux;
+    const block_q8_0 *x = (const block_q8_0 *)(const void *)w, *y = (const block_q8_0 *)(const void *)a;
+    *acc = fma_block(dot_ss8(load32(x->qs), load32(y->qs)), h2f(x->d) * h2f(y->d), *acc);
+}
+
+static inline void blk_q4_0(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    (void)aux;
+    const block_q4_0 *x = (const block_q4_0 *)(const void *)w;
+    const block_q8_0 *y = (const block_q8_0 *)(const void *)a;
+    const __m256i q = _mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8));
+    *acc = fma_block(dot_ss8(q, load32(y->qs)), h2f(x->d) * h2f(y->d), *acc);
+}
+
+static inline void blk_q4_1(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    const block_q4_1 *x = (const block_q4_1 *)(const void *)w;
+    const block_q8_1 *y = (const block_q8_1 *)(const void *)a;
+    *aux = _mm_add_ss(*aux, _mm_set_ss(h2f(x->m) * h2f(y->s)));
+    *acc = fma_block(dot_us8(nibbles32(x->qs), load32(y->qs)), h2f(x->d) * h2f(y->d), *acc);
+}
+
+static inline void blk_q5_0(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    (void)aux;
+    const block_q5_0 *x = (const block_q5_0 *)(const void *)w;
+    const block_q8_0 *y = (const block_q8_0 *)(const void *)a;
+    /* q - 16: the nibble with 0xF0 or'ed in (a negative byte) where the fifth bit is clear */
+    const __m256i hi = _mm256_andnot_si256(bits32(x->qh), _mm256_set1_epi8((char)0xF0));
+    const __m256i q = _mm256_or_si256(nibbles32(x->qs), hi);
+    *acc = fma_block(dot_ss8(q, load32(y->qs)), h2f(x->d) * h2f(y->d), *acc);
+}
+
+static inline void blk_q5_1(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    const block_q5_1 *x = (const block_q5_1 *)(const void *)w;
+    const block_q8_1 *y = (const block_q8_1 *)(const void *)a;
+    *aux = _mm_add_ss(*aux, _mm_set_ss(h2f(x->m) * h2f(y->s)));
+    const __m256i q = _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10)));
+    *acc = fma_block(dot_us8(q, load32(y->qs)), h2f(x->d) * h2f(y->d), *acc);
+}
+
+/* ---- K-quants and TQ2_0 -------------------------------------------------- */
+
+/* Q4_K / Q5_K mins: lane k = the two sub-block mins of pair k times their activation sums. */
+static inline __m128 k45_mins(const uint8_t *scales, const block_q8_K *y, float dmin, __m128 accm)
+{
+    int32_t prod[4];
+    for (int k = 0; k < 4; k++) {
+        uint8_t sc, m0, m1;
+        quant_k4_scale_min(2 * k, scales, &sc, &m0);
+        quant_k4_scale_min(2 * k + 1, scales, &sc, &m1);
+        prod[k] = m0 * (y->bsums[4 * k] + y->bsums[4 * k + 1]) + m1 * (y->bsums[4 * k + 2] + y->bsums[4 * k + 3]);
+    }
+    return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)prod)), _mm_set1_ps(dmin), accm);
+}
+
+static inline void blk_q4_k(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    const block_q4_K *x = (const block_q4_K *)(const void *)w;
+    const block_q8_K *y = (const block_q8_K *)(const void *)a;
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    *aux = k45_mins(x->scales, y, -y->d * h2f(x->dmin), *aux);
+    __m256i lanes = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        uint8_t sl, sh, m;
+        quant_k4_scale_min(2 * c, x->scales, &sl, &m);
+        quant_k4_scale_min(2 * c + 1, x->scales, &sh, &m);
+        const __m256i q = load32(x->qs + 32 * c);
+        lanes = _mm256_add_epi32(lanes, sdot(_mm256_and_si256(q, m4), load32(y->qs + 64 * c), scales2(sl, sl)));
+        lanes = _mm256_add_epi32(lanes, sdot(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), load32(y->qs + 64 * c + 32),
+                                             scales2(sh, sh)));
+    }
+    *acc = fma_block(lanes, y->d * h2f(x->d), *acc);
+}
+
+static inline void blk_q5_k(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    const block_q5_K *x = (const block_q5_K *)(const void *)w;
+    const block_q8_K *y = (const block_q8_K *)(const void *)a;
+    const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
+    *aux = k45_mins(x->scales, y, -y->d * h2f(x->dmin), *aux);
+    const __m256i hbits = load32(x->qh);
+    __m256i lanes = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        uint8_t sl, sh, m;
+        quant_k4_scale_min(2 * c, x->scales, &sl, &m);
+        quant_k4_scale_min(2 * c + 1, x->scales, &sh, &m);
+        const __m256i q = load32(x->qs + 32 * c);
+        /* bit 2c of qh[l] is bit 4 of the low element, bit 2c+1 of the high one */
+        const __m256i hl = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * c), 4), b4);
+        const __m256i hh = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * c + 1), 4), b4);
+        const __m256i ql = _mm256_or_si256(_mm256_and_si256(q, m4), hl);
+        const __m256i qu = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hh);
+        lanes = _mm256_add_epi32(lanes, sdot(ql, load32(y->qs + 64 * c), scales2(sl, sl)));
+        lanes = _mm256_add_epi32(lanes, sdot(qu, load32(y->qs + 64 * c + 32), scales2(sh, sh)));
+    }
+    *acc = fma_block(lanes, y->d * h2f(x->d), *acc);
+}
+
+static inline void blk_q6_k(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    (void)aux;
+    const block_q6_K *x = (const block_q6_K *)(const void *)w;
+    const block_q8_K *y = (const block_q8_K *)(const void *)a;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    __m256i lanes = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        const __m256i l0 = load32(x->ql + 64 * h), l1 = load32(x->ql + 64 * h + 32), hb = load32(x->qh + 32 * h);
+        const __m256i q[4] = {
+            _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4)),
+        };
+        for (int c = 0; c < 4; c++) {
+            const int e0 = 128 * h + 32 * c;
+            const __m256i yv = load32(y->qs + e0), sc = scales2(x->scales[e0 / 16], x->scales[e0 / 16 + 1]);
+            /* (q - 32) * y = q * y - 32 * y */
+            lanes = _mm256_add_epi32(lanes, _mm256_sub_epi32(sdot(q[c], yv, sc), sdot(k32, yv, sc)));
+        }
+    }
+    *acc = fma_block(lanes, y->d * h2f(x->d), *acc);
+}
+
+static inline void blk_tq2_0(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    (void)aux;
+    const block_tq2_0 *x = (const block_tq2_0 *)(const void *)w;
+    const block_q8_K *y = (const block_q8_K *)(const void *)a;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    __m256i lanes = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        const __m256i q = load32(x->qs + 32 * h);
+        for (int s = 0; s < 4; s++) {
+            const __m256i t = _mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3);
+            const __m256i yv = load32(y->qs + 128 * h + 32 * s);
+            /* (t - 1) * y = t * y - y */
+            lanes = _mm256_add_epi32(lanes, _mm256_sub_epi32(dot_us8(t, yv), dot_us8(one, yv)));
+        }
+    }
+    *acc = fma_block(lanes, y->d * h2f(x->d), *acc);
+}
+
+/* ---- the entry points: vec_dot and vec_dot_rows per type ------------------- */
+
+static void q8_0_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_LEGACY, nr, w, stride, sizeof(block_q8_0), a, sizeof(block_q8_0), blk_q8_0, fin_lanes, out);
+}
+
+static void q4_0_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_LEGACY, nr, w, stride, sizeof(block_q4_0), a, sizeof(block_q8_0), blk_q4_0, fin_lanes, out);
+}
+
+static void q4_1_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_LEGACY, nr, w, stride, sizeof(block_q4_1), a, sizeof(block_q8_1), blk_q4_1,
+             fin_lanes_plus_scalar, out);
+}
+
+static void q5_0_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_LEGACY, nr, w, stride, sizeof(block_q5_0), a, sizeof(block_q8_0), blk_q5_0, fin_lanes, out);
+}
+
+static void q5_1_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_LEGACY, nr, w, stride, sizeof(block_q5_1), a, sizeof(block_q8_1), blk_q5_1,
+             fin_lanes_plus_scalar, out);
+}
+
+static void q4_k_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_K, nr, w, stride, sizeof(block_q4_K), a, sizeof(block_q8_K), blk_q4_k, fin_lanes_plus_mins, out);
+}
+
+static void q5_k_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_K, nr, w, stride, sizeof(block_q5_K), a, sizeof(block_q8_K), blk_q5_k, fin_lanes_plus_mins, out);
+}
+
+static void q6_k_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_K, nr, w, stride, sizeof(block_q6_K), a, sizeof(block_q8_K), blk_q6_k, fin_lanes, out);
+}
+
+static void tq2_0_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_K, nr, w, stride, sizeof(block_tq2_0), a, sizeof(block_q8_K), blk_tq2_0, fin_lanes, out);
+}
+
+/* One row: the same kernel with nr = 1. */
+static float q8_0_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    q8_0_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float q4_0_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    q4_0_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float q4_1_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    q4_1_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float q5_0_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    q5_0_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float q5_1_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    q5_1_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float q4_k_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    q4_k_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float q5_k_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    q5_k_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float q6_k_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    q6_k_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float tq2_0_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    tq2_0_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+#endif
