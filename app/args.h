@@ -18,7 +18,4 @@ bool cria_arg_f32(int argc, char **argv, int *i, float lo, float hi, float *out)
 /* Prints "error: " and the message to stderr. */
 void cria_app_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Number of CPUs this process may run on (at least 1). */
-int cria_app_default_threads(void);
-
 #endif

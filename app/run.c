@@ -27,6 +27,8 @@ typedef struct run_opts {
     cria_logit_bias bias[RUN_MAX_LOGIT_BIAS];
     bool quiet;
     bool escape; /* process escapes in the prompt (llama-cli's default) */
+    bool verbose;
+    cria_cpu_params cpu; /* --cpu-mask, --cpu-range, --cpu-strict, --prio, --numa; cpu.n_threads unused */
 } run_opts;
 
 static void run_usage(FILE *f)
@@ -41,8 +43,15 @@ static void run_usage(FILE *f)
             "  -n, --n-predict N      tokens to generate (default -1: until end of text or a full context)\n"
             "  -c, --ctx-size N       context size in tokens (default 0: the model's training context)\n"
             "  -b, --batch-size N     most prompt tokens evaluated per forward pass (default 512)\n"
-            "  -t, --threads N        threads for generation (default: CPUs available)\n"
+            "  -t, --threads N        threads for generation (default: physical cores available, no SMT\n"
+            "                         siblings, no efficiency cores)\n"
             "  -tb, --threads-batch N threads for the prompt (default: same as -t)\n"
+            "  -C, --cpu-mask HEX     CPUs the threads may use, a hex mask of any length (bit i = CPU i)\n"
+            "  -Cr, --cpu-range A-B   CPUs A..B, added to the mask\n"
+            "      --cpu-strict 0|1   1: thread i pinned to the i-th selected CPU (default 0: threads float)\n"
+            "      --prio N           -1 low, 0 normal (default), 1 medium, 2 high, 3 realtime\n"
+            "      --numa MODE        distribute: threads spread over NUMA nodes; isolate: all on this\n"
+            "                         thread's node; none (default; one node: both do nothing)\n"
             "\n"
             "sampling (llama-cli's flags and defaults):\n"
             "  -s, --seed N           random seed (default -1: from the clock)\n"
@@ -80,6 +89,7 @@ static void run_usage(FILE *f)
             "  -e, --escape           process \\n \\t \\r \\\\ \\\" \\' in the prompt (default)\n"
             "      --no-escape        take the prompt literally\n"
             "      --log-disable      print nothing on stderr but errors\n"
+            "  -v, --verbose          also print the CPU topology and where each thread runs\n"
             "  -h, --help             this help\n"
             "\n"
             "Environment: CRIA_ISA=scalar|avx2|avx512 caps the instruction set used.\n");
@@ -223,11 +233,10 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->n_predict = -1;
-    o->n_threads = cria_app_default_threads();
+    o->cpu = cria_cpu_default_params(); /* n_threads 0: the placement's default (physical cores) */
     o->seed = -1;
     o->sp = cria_sampler_default_params();
     o->escape = true;
-    bool tb_set = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -252,7 +261,16 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
             ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads);
         } else if (!strcmp(a, "-tb") || !strcmp(a, "--threads-batch")) {
             ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads_batch);
-            tb_set = true;
+        } else if (!strcmp(a, "-C") || !strcmp(a, "--cpu-mask")) {
+            ok = cria_arg_str(argc, argv, &i, &o->cpu.cpu_mask);
+        } else if (!strcmp(a, "-Cr") || !strcmp(a, "--cpu-range")) {
+            ok = cria_arg_str(argc, argv, &i, &o->cpu.cpu_range);
+        } else if (!strcmp(a, "--cpu-strict")) {
+            ok = cria_arg_i32(argc, argv, &i, 0, 1, &o->cpu.strict);
+        } else if (!strcmp(a, "--prio")) {
+            ok = cria_arg_i32(argc, argv, &i, -1, 3, &o->cpu.prio);
+        } else if (!strcmp(a, "--numa")) {
+            ok = cria_arg_str(argc, argv, &i, &o->cpu.numa);
         } else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
             ok = cria_arg_i64(argc, argv, &i, -1, INT64_MAX, &o->seed);
         } else if (parse_sampling_arg(argc, argv, &i, o, &ok)) {
@@ -265,6 +283,8 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
             o->escape = true;
         } else if (!strcmp(a, "--no-escape")) {
             o->escape = false;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            o->verbose = true;
         } else {
             cria_app_error("unknown option '%s' (see cria run -h)", a);
             ok = false;
@@ -272,8 +292,6 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
         if (!ok)
             return 1;
     }
-    if (!tb_set)
-        o->n_threads_batch = o->n_threads;
     if (!o->model) {
         cria_app_error("no model given: use -m FILE (see cria run -h)");
         return 1;
@@ -511,6 +529,7 @@ int cria_cmd_run(int argc, char **argv)
 
     cria_model *model = NULL;
     cria_context *ctx = NULL;
+    cria_placement *placement = NULL;
     cria_token *toks = NULL;
     cria_batch batch = {0};
     cria_error err;
@@ -523,7 +542,21 @@ int cria_cmd_run(int argc, char **argv)
     }
     cria_model_info mi;
     cria_model_get_info(model, &mi);
+    /* Threads: plan where they run (bad --cpu-* / --numa / --prio values fail here), then set the priority
+     * before the pool starts so its workers inherit it. */
+    o.cpu.n_threads = o.n_threads > o.n_threads_batch ? o.n_threads : o.n_threads_batch; /* 0: neither given */
+    if (cria_placement_init(&o.cpu, &placement, &err) != CRIA_OK) {
+        cria_app_error("%s", err.msg);
+        goto done;
+    }
+    if (o.n_threads == 0)
+        o.n_threads = cria_placement_default_threads(placement);
+    if (o.n_threads_batch == 0)
+        o.n_threads_batch = o.n_threads;
+    if (cria_thread_set_priority(o.cpu.prio, &err) != CRIA_OK)
+        info(&o, "warning: %s\n", err.msg);
     cria_context_params cp = cria_context_default_params();
+    cp.placement = placement;
     cp.n_ctx = o.n_ctx;
     cp.n_batch = o.n_batch;
     cp.n_threads = o.n_threads;
@@ -542,6 +575,11 @@ int cria_cmd_run(int argc, char **argv)
          mi.tied_output ? "tied" : "separate");
     info(&o, "context: n_ctx %d, threads %d (batch %d), simd %s\n", n_ctx, o.n_threads, o.n_threads_batch,
          cria_isa_name(cria_isa_active()));
+    if (o.verbose && !o.quiet) {
+        int32_t on_cpu[1024];
+        int32_t n_on = cria_context_thread_cpus(ctx, on_cpu, 1024);
+        cria_placement_print(placement, on_cpu, n_on, stderr);
+    }
 
     /* Tokenize: BOS + prompt. A prompt cannot hold more tokens than bytes, plus BOS. */
     if (prompt_len > (size_t)INT32_MAX - 2) {
@@ -600,6 +638,7 @@ done:
     cria_batch_free(&batch);
     free(toks);
     cria_context_free(ctx);
+    cria_placement_free(placement);
     cria_model_free(model);
     free(prompt_buf);
     return rc;
