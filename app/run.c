@@ -28,6 +28,7 @@ typedef struct run_opts {
     bool quiet;
     bool escape; /* process escapes in the prompt (llama-cli's default) */
     bool verbose;
+    int32_t poll;
     cria_cpu_params cpu; /* --cpu-mask, --cpu-range, --cpu-strict, --prio, --numa; cpu.n_threads unused */
 } run_opts;
 
@@ -50,6 +51,7 @@ static void run_usage(FILE *f)
             "  -Cr, --cpu-range A-B   CPUs A..B, added to the mask\n"
             "      --cpu-strict 0|1   1: thread i pinned to the i-th selected CPU (default 0: threads float)\n"
             "      --prio N           -1 low, 0 normal (default), 1 medium, 2 high, 3 realtime\n"
+            "      --poll 0..100      how long idle threads poll for work before sleeping (default 50; 0: sleep)\n"
             "      --numa MODE        distribute: threads spread over NUMA nodes; isolate: all on this\n"
             "                         thread's node; none (default; one node: both do nothing)\n"
             "\n"
@@ -237,6 +239,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
     o->seed = -1;
     o->sp = cria_sampler_default_params();
     o->escape = true;
+    o->poll = 50;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -271,6 +274,8 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
             ok = cria_arg_i32(argc, argv, &i, -1, 3, &o->cpu.prio);
         } else if (!strcmp(a, "--numa")) {
             ok = cria_arg_str(argc, argv, &i, &o->cpu.numa);
+        } else if (!strcmp(a, "--poll")) {
+            ok = cria_arg_i32(argc, argv, &i, 0, 100, &o->poll);
         } else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
             ok = cria_arg_i64(argc, argv, &i, -1, INT64_MAX, &o->seed);
         } else if (parse_sampling_arg(argc, argv, &i, o, &ok)) {
@@ -557,6 +562,7 @@ int cria_cmd_run(int argc, char **argv)
         info(&o, "warning: %s\n", err.msg);
     cria_context_params cp = cria_context_default_params();
     cp.placement = placement;
+    cp.poll = o.poll;
     cp.n_ctx = o.n_ctx;
     cp.n_batch = o.n_batch;
     cp.n_threads = o.n_threads;

@@ -123,6 +123,10 @@ typedef struct cria_context_params {
      * that pins threads restricts the calling thread (worker 0) to thread 0's
      * CPUs too, and it stays so after the context is freed. */
     const struct cria_placement *placement;
+    /* How long idle pool threads poll for work before sleeping, 0..100 as
+     * llama-cli's --poll: 0 sleeps at once (least CPU burnt, slowest wake-up),
+     * 50 (the default) spins a few hundred microseconds, 100 twice that. */
+    int32_t poll;
 } cria_context_params;
 
 cria_context_params cria_context_default_params(void);

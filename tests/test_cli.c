@@ -811,6 +811,9 @@ static void test_bad_flags(void **state)
         {"--top-p 2", "--top-p"},
         {"-s x", "-s"},
         {"-n", "needs a value"},
+        {"--poll 101", "--poll"},
+        {"--poll x", "--poll"},
+        {"--cpu-strict 2", "--cpu-strict"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *args = fmt_args("run -m '%s' -p hi %s", model, cases[i].flags);

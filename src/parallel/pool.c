@@ -27,6 +27,7 @@ enum { POOL_SPIN = 20000, POOL_YIELD_EVERY = 1024 };
 struct cria_pool {
     int n_threads;
     int spin; /* iterations to spin before sleeping */
+    bool oversubscribed;
     pthread_t *threads;
     /* Written by the caller before bumping `generation`; read by workers after. */
     cria_task_fn fn;
@@ -149,6 +150,7 @@ cria_status cria_pool_init_placed(int n_threads, const cria_placement *placement
     pool->n_threads = n_threads;
     cpu_set_t allowed;
     bool oversubscribed = sched_getaffinity(0, sizeof allowed, &allowed) == 0 && n_threads > CPU_COUNT(&allowed);
+    pool->oversubscribed = oversubscribed;
     pool->spin = oversubscribed ? 0 : POOL_SPIN;
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->remaining, 0);
@@ -210,6 +212,12 @@ void cria_pool_free(cria_pool *pool)
 int cria_pool_size(const cria_pool *pool)
 {
     return pool->n_threads;
+}
+
+void cria_pool_set_poll(cria_pool *pool, int poll)
+{
+    poll = poll < 0 ? 0 : poll > 100 ? 100 : poll;
+    pool->spin = pool->oversubscribed ? 0 : POOL_SPIN / 50 * poll;
 }
 
 static void record_cpu(void *arg, int ith, int nth)

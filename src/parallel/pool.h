@@ -33,6 +33,13 @@ void cria_pool_free(cria_pool *pool);
 
 int cria_pool_size(const cria_pool *pool);
 
+/*
+ * Sets how long waiting threads spin before sleeping: poll 0..100 (clamped),
+ * 50 being the default. A pool with more threads than CPUs never spins.
+ * Call between regions.
+ */
+void cria_pool_set_poll(cria_pool *pool, int poll);
+
 /* Runs one region on every thread; cpu_of_thread[i] gets the CPU thread i ran it on (pool size entries). */
 void cria_pool_where(cria_pool *pool, int *cpu_of_thread);
 
