@@ -861,6 +861,64 @@ static void test_seed_and_threads(void **state)
     assert_true(memcmp(a, c, sizeof a) != 0); /* another seed, another text */
 }
 
+/* cria run's sampling flags: each reaches the chain it names; bad values are one clear error. */
+static void test_cli_flags(void **state)
+{
+    (void)state;
+    if (!test_have("models/stories260K.bin") || !test_have("models/tok512.bin"))
+        skip();
+    char base[1024];
+    snprintf(base, sizeof base, "run -m '%s' --vocab '%s' -p 'Once upon a time' -n 16 -s 3",
+             test_shared("models/stories260K.bin"), test_shared("models/tok512.bin"));
+    const struct {
+        const char *flags, *chain;
+    } ok[] = {
+        {"", "logits -> penalties -> dry -> top-n-sigma -> top-k -> typical -> top-p -> min-p -> xtc -> temp-ext -> dist"},
+        {"--temp 0", "-> temp-ext -> greedy"},
+        {"--samplers 'top_k;typical;top_p;min_p;temperature'", "logits -> top-k -> typical -> top-p -> min-p -> temp-ext -> dist"},
+        {"--sampling-seq kt", "logits -> top-k -> temp-ext -> dist"},
+        {"-l 13+1 --logit-bias 2-inf", "logits -> logit-bias -> penalties"},
+        {"--mirostat 1 --mirostat-lr 0.2 --mirostat-ent 4", "logits -> temp -> mirostat"},
+        {"--mirostat 2", "logits -> temp -> mirostat-v2"},
+        {"--repeat-penalty 1.2 --repeat-last-n 32 --frequency-penalty 0.3 --presence-penalty 0.2", "repeat_last_n = 32, repeat_penalty = 1.200"},
+        {"--dry-multiplier 0.8 --dry-base 2 --dry-allowed-length 3 --dry-penalty-last-n 100 --dry-sequence-breaker '\\n' --dry-sequence-breaker none", "dry_multiplier = 0.800, dry_base = 2.000, dry_allowed_length = 3"},
+        {"--top-k 5 --top-p 0.5 --min-p 0.1 --typical 0.9 --top-nsigma 2 --xtc-probability 0.5 --xtc-threshold 0.2 --min-keep 2", "top_k = 5, top_p = 0.500, min_p = 0.100, xtc_probability = 0.500"},
+        {"--dynatemp-range 0.3 --dynatemp-exp 2", "temp-ext"},
+    };
+    char args[2048];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        snprintf(args, sizeof args, "%s %s", base, ok[i].flags);
+        char *out = NULL, *err = NULL;
+        int rc = test_run_cria(args, &out, &err);
+        if (rc != 0 || !strstr(err, ok[i].chain) || strncmp(out, "Once upon a time", 16) != 0) {
+            print_error("cria %s: rc %d, stderr:\n%s\n", args, rc, err ? err : "");
+            fail();
+        }
+        free(out);
+        free(err);
+    }
+    const struct {
+        const char *flags, *word;
+    } bad[] = {
+        {"--samplers 'top_k;bogus'", "--samplers"}, {"--sampling-seq kq", "--sampling-seq"},
+        {"--logit-bias 13", "--logit-bias"},       {"-l 13+x", "-l"},
+        {"--mirostat 3", "--mirostat"},            {"--min-p 2", "--min-p"},
+        {"--repeat-last-n -2", "--repeat-last-n"}, {"--dry-multiplier -1", "--dry-multiplier"},
+        {"--xtc-probability 1.5", "--xtc-probability"}, {"--typical", "needs a value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(args, sizeof args, "%s %s", base, bad[i].flags);
+        char *out = NULL, *err = NULL;
+        int rc = test_run_cria(args, &out, &err);
+        if (rc == 0 || !strstr(err, bad[i].word) || !strstr(err, "error:") || (out && out[0])) {
+            print_error("cria %s: rc %d, stdout '%s', stderr:\n%s\n", args, rc, out ? out : "", err ? err : "");
+            fail();
+        }
+        free(out);
+        free(err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -880,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_order),
         cmocka_unit_test(test_optimised_equals_reference),
         cmocka_unit_test(test_seed_and_threads),
+        cmocka_unit_test(test_cli_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
