@@ -421,7 +421,6 @@ static bool eval_prompt(cria_context *ctx, cria_batch *batch, int32_t n_batch, c
     return true;
 }
 
-/* Generates up to n_predict tokens after the prompt; prints them as they come. */
 /* Prints the sampler settings and chain on stderr, as llama-cli does. */
 static void print_sampler(const run_opts *o, const cria_sampler_params *sp, const cria_sampler *smpl)
 {
@@ -442,8 +441,8 @@ static void print_sampler(const run_opts *o, const cria_sampler_params *sp, cons
     info(o, "\n");
 }
 
-static bool generate(const run_opts *o, const cria_model *model, cria_context *ctx, cria_batch *batch,
-                     const cria_token *prompt, int32_t n_prompt, run_timing *tm)
+/* Builds the sampler chain of o's options and prints it (before the prompt, as llama-cli); NULL on failure. */
+static cria_sampler *make_sampler(const run_opts *o, const cria_model *model, const cria_context *ctx)
 {
     cria_sampler_params sp = o->sp;
     sp.logit_bias = o->bias;
@@ -451,11 +450,19 @@ static bool generate(const run_opts *o, const cria_model *model, cria_context *c
     cria_model_info mi;
     cria_model_get_info(model, &mi);
     cria_sampler *smpl = cria_sampler_chain_from_params(&sp, model, mi.n_vocab, cria_n_ctx(ctx));
-    if (!smpl) {
+    if (!smpl)
         cria_app_error("cannot build the sampler chain (out of memory)");
-        return false;
-    }
-    print_sampler(o, &sp, smpl);
+    else
+        print_sampler(o, &sp, smpl);
+    return smpl;
+}
+
+/* Generates up to n_predict tokens after the prompt with smpl (borrowed); prints them as they come. */
+static bool generate(const run_opts *o, const cria_model *model, cria_context *ctx, cria_batch *batch,
+                     cria_sampler *smpl, const cria_token *prompt, int32_t n_prompt, run_timing *tm)
+{
+    cria_model_info mi;
+    cria_model_get_info(model, &mi);
     for (int32_t i = 0; i < n_prompt; i++) /* penalties and DRY see the prompt as history */
         cria_sampler_accept(smpl, prompt[i]);
     cria_detok detok;
@@ -502,7 +509,6 @@ static bool generate(const run_opts *o, const cria_model *model, cria_context *c
     }
     int32_t len = cria_detok_flush(&detok, piece, (int32_t)sizeof piece);
     emit(piece, len);
-    cria_sampler_free(smpl);
     return ok;
 }
 
@@ -537,6 +543,7 @@ int cria_cmd_run(int argc, char **argv)
     cria_placement *placement = NULL;
     cria_token *toks = NULL;
     cria_batch batch = {0};
+    cria_sampler *smpl = NULL;
     cria_error err;
     rc = 1;
     cria_model_params mp = cria_model_default_params();
@@ -626,6 +633,9 @@ int cria_cmd_run(int argc, char **argv)
         goto done;
     }
 
+    smpl = make_sampler(&o, model, ctx);
+    if (!smpl)
+        goto done;
     emit(prompt, (int32_t)prompt_len);
     int64_t t0 = cria_time_us();
     if (!eval_prompt(ctx, &batch, n_batch, toks, n_prompt))
@@ -634,13 +644,14 @@ int cria_cmd_run(int argc, char **argv)
     tm.n_prompt = n_prompt;
     if (o.dump_logits && !write_logits(o.dump_logits, cria_get_logits_ith(ctx, batch.n_tokens - 1), mi.n_vocab))
         goto done;
-    if (!generate(&o, model, ctx, &batch, toks, n_prompt, &tm))
+    if (!generate(&o, model, ctx, &batch, smpl, toks, n_prompt, &tm))
         goto done;
     fputc('\n', stdout);
     fflush(stdout);
     print_timing(&o, &tm);
     rc = 0;
 done:
+    cria_sampler_free(smpl);
     cria_batch_free(&batch);
     free(toks);
     cria_context_free(ctx);
