@@ -19,6 +19,7 @@
 #include "base/fp16.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
+#include "quant/quant_impl.h"
 
 enum { N = 32 * 128 }; /* llama.cpp's test size, a multiple of every block */
 
@@ -321,6 +322,27 @@ static void test_huge_and_non_finite_inputs(void **state)
     }
 }
 
+/* The word-wise unpacking of Q4_K / Q5_K scales agrees with the per-sub-block reference on random bytes. */
+static void test_k4_scale_unpack(void **state)
+{
+    (void)state;
+    uint32_t seed = 7;
+    for (int it = 0; it < 2000; it++) {
+        uint8_t q[12], sc[8], m[8];
+        for (int i = 0; i < 12; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            q[i] = (uint8_t)(seed >> 24);
+        }
+        quant_k4_unpack(q, sc, m);
+        for (int j = 0; j < 8; j++) {
+            uint8_t s1, m1;
+            quant_k4_scale_min(j, q, &s1, &m1);
+            assert_int_equal(sc[j], s1);
+            assert_int_equal(m[j], m1);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_bad_lengths_rejected),
         cmocka_unit_test(test_zero_and_constant_rows),
         cmocka_unit_test(test_huge_and_non_finite_inputs),
+        cmocka_unit_test(test_k4_scale_unpack),
     };
     return cmocka_run_group_tests_name("quant", tests, NULL, NULL);
 }

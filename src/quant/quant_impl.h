@@ -7,6 +7,7 @@
 #define CRIA_QUANT_QUANT_IMPL_H
 
 #include <math.h>
+#include <string.h>
 
 #include "base/fp16.h"
 #include "quant/blocks.h"
@@ -96,6 +97,19 @@ static inline float quant_lanes_sum(const float acc[8])
 static inline float quant_lanes4_sum(const float m[4])
 {
     return (m[0] + m[2]) + (m[1] + m[3]);
+}
+
+/* All eight scales and mins of a Q4_K / Q5_K block at once (the same values as quant_k4_scale_min), by words. */
+static inline void quant_k4_unpack(const uint8_t *q, uint8_t sc[8], uint8_t m[8])
+{
+    uint32_t u[3], s[2], n[2];
+    memcpy(u, q, sizeof u);
+    s[0] = u[0] & 0x3f3f3f3fu;
+    n[0] = u[1] & 0x3f3f3f3fu;
+    s[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+    n[1] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+    memcpy(sc, s, sizeof s);
+    memcpy(m, n, sizeof n);
 }
 
 /* Q3_K's 16 signed scales (-32..31) unpacked from its 12 scale bytes. */

@@ -140,8 +140,10 @@ static inline void blk_q4_0(const char *w, const char *a, __m256 *acc, __m128 *a
     (void)aux;
     const block_q4_0 *x = (const block_q4_0 *)(const void *)w;
     const block_q8_0 *y = (const block_q8_0 *)(const void *)a;
-    const __m256i q = _mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8));
-    *acc = fma_block(dot_ss8(q, load32(y->qs)), h2f(x->d) * h2f(y->d), *acc);
+    /* (q - 8) * y = q * y - 8 * y: unsigned nibbles go straight in, and 8 * y is the same for every row */
+    const __m256i yv = load32(y->qs);
+    const __m256i lanes = _mm256_sub_epi32(dot_us8(nibbles32(x->qs), yv), dot_us8(_mm256_set1_epi8(8), yv));
+    *acc = fma_block(lanes, h2f(x->d) * h2f(y->d), *acc);
 }
 
 static inline void blk_q4_1(const char *w, const char *a, __m256 *acc, __m128 *aux)
@@ -157,10 +159,11 @@ static inline void blk_q5_0(const char *w, const char *a, __m256 *acc, __m128 *a
     (void)aux;
     const block_q5_0 *x = (const block_q5_0 *)(const void *)w;
     const block_q8_0 *y = (const block_q8_0 *)(const void *)a;
-    /* q - 16: the nibble with 0xF0 or'ed in (a negative byte) where the fifth bit is clear */
-    const __m256i hi = _mm256_andnot_si256(bits32(x->qh), _mm256_set1_epi8((char)0xF0));
-    const __m256i q = _mm256_or_si256(nibbles32(x->qs), hi);
-    *acc = fma_block(dot_ss8(q, load32(y->qs)), h2f(x->d) * h2f(y->d), *acc);
+    /* (q - 16) * y = q * y - 16 * y with q = nibble | fifth bit << 4 */
+    const __m256i q = _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10)));
+    const __m256i yv = load32(y->qs);
+    const __m256i lanes = _mm256_sub_epi32(dot_us8(q, yv), dot_us8(_mm256_set1_epi8(16), yv));
+    *acc = fma_block(lanes, h2f(x->d) * h2f(y->d), *acc);
 }
 
 static inline void blk_q5_1(const char *w, const char *a, __m256 *acc, __m128 *aux)
@@ -174,17 +177,16 @@ static inline void blk_q5_1(const char *w, const char *a, __m256 *acc, __m128 *a
 
 /* ---- K-quants and TQ2_0 -------------------------------------------------- */
 
-/* Q4_K / Q5_K mins: lane k = the two sub-block mins of pair k times their activation sums. */
-static inline __m128 k45_mins(const uint8_t *scales, const block_q8_K *y, float dmin, __m128 accm)
+/*
+ * Q4_K / Q5_K mins: lane k = the mins of sub-blocks 2k and 2k+1 times their
+ * activation sums (bsums 4k..4k+1 and 4k+2..4k+3), accumulated with dmin.
+ */
+static inline __m128 k45_mins(const uint8_t m[8], const block_q8_K *y, float dmin, __m128 accm)
 {
-    int32_t prod[4];
-    for (int k = 0; k < 4; k++) {
-        uint8_t sc, m0, m1;
-        quant_k4_scale_min(2 * k, scales, &sc, &m0);
-        quant_k4_scale_min(2 * k + 1, scales, &sc, &m1);
-        prod[k] = m0 * (y->bsums[4 * k] + y->bsums[4 * k + 1]) + m1 * (y->bsums[4 * k + 2] + y->bsums[4 * k + 3]);
-    }
-    return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)prod)), _mm_set1_ps(dmin), accm);
+    const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
+                                      _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
+    return _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(mins, bs)), _mm_set1_ps(dmin), accm);
 }
 
 static inline void blk_q4_k(const char *w, const char *a, __m256 *acc, __m128 *aux)
@@ -192,12 +194,12 @@ static inline void blk_q4_k(const char *w, const char *a, __m256 *acc, __m128 *a
     const block_q4_K *x = (const block_q4_K *)(const void *)w;
     const block_q8_K *y = (const block_q8_K *)(const void *)a;
     const __m256i m4 = _mm256_set1_epi8(0xF);
-    *aux = k45_mins(x->scales, y, -y->d * h2f(x->dmin), *aux);
+    uint8_t sc[8], m[8];
+    quant_k4_unpack(x->scales, sc, m);
+    *aux = k45_mins(m, y, -y->d * h2f(x->dmin), *aux);
     __m256i lanes = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
-        uint8_t sl, sh, m;
-        quant_k4_scale_min(2 * c, x->scales, &sl, &m);
-        quant_k4_scale_min(2 * c + 1, x->scales, &sh, &m);
+        const int sl = sc[2 * c], sh = sc[2 * c + 1];
         const __m256i q = load32(x->qs + 32 * c);
         lanes = _mm256_add_epi32(lanes, sdot(_mm256_and_si256(q, m4), load32(y->qs + 64 * c), scales2(sl, sl)));
         lanes = _mm256_add_epi32(lanes, sdot(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), load32(y->qs + 64 * c + 32),
@@ -211,13 +213,13 @@ static inline void blk_q5_k(const char *w, const char *a, __m256 *acc, __m128 *a
     const block_q5_K *x = (const block_q5_K *)(const void *)w;
     const block_q8_K *y = (const block_q8_K *)(const void *)a;
     const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
-    *aux = k45_mins(x->scales, y, -y->d * h2f(x->dmin), *aux);
+    uint8_t sc[8], m[8];
+    quant_k4_unpack(x->scales, sc, m);
+    *aux = k45_mins(m, y, -y->d * h2f(x->dmin), *aux);
     const __m256i hbits = load32(x->qh);
     __m256i lanes = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
-        uint8_t sl, sh, m;
-        quant_k4_scale_min(2 * c, x->scales, &sl, &m);
-        quant_k4_scale_min(2 * c + 1, x->scales, &sh, &m);
+        const int sl = sc[2 * c], sh = sc[2 * c + 1];
         const __m256i q = load32(x->qs + 32 * c);
         /* bit 2c of qh[l] is bit 4 of the low element, bit 2c+1 of the high one */
         const __m256i hl = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * c), 4), b4);
