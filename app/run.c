@@ -24,6 +24,7 @@ typedef struct run_opts {
     int64_t seed;
     cria_sampler_params sp; /* every sampling option; sp.seed is set from seed in generate */
     bool breakers_set;      /* a --dry-sequence-breaker replaced the defaults */
+    bool ignore_eos;        /* bias every end-of-generation token to -inf */
     cria_logit_bias bias[RUN_MAX_LOGIT_BIAS];
     bool quiet;
     bool escape; /* process escapes in the prompt (llama-cli's default) */
@@ -54,7 +55,8 @@ static void run_usage(FILE *f)
             "      --poll 0..100      how long idle threads poll for work before sleeping (default 50; 0: sleep)\n"
             "      --numa MODE        distribute: threads spread over NUMA nodes; isolate: all on this\n"
             "                         thread's node; none (default; one node: both do nothing)\n"
-            "\n"
+            "\n");
+    fprintf(f,
             "sampling (llama-cli's flags and defaults):\n"
             "  -s, --seed N           random seed (default -1: from the clock)\n"
             "      --samplers LIST    samplers in order, ';'-separated (default:\n"
@@ -86,7 +88,9 @@ static void run_usage(FILE *f)
             "      --mirostat-lr ETA  Mirostat learning rate (default 0.1)\n"
             "      --mirostat-ent TAU Mirostat target entropy (default 5.0)\n"
             "  -l, --logit-bias T+B   add B to token T's logit (e.g. 15043+1, 15043-inf); repeatable\n"
-            "\n"
+            "      --ignore-eos       never end the text: end-of-generation tokens get a -inf bias\n"
+            "\n");
+    fprintf(f,
             "      --dump-logits FILE write the float32 logits of the last prompt position to FILE\n"
             "  -e, --escape           process \\n \\t \\r \\\\ \\\" \\' in the prompt (default)\n"
             "      --no-escape        take the prompt literally\n"
@@ -217,8 +221,11 @@ static bool parse_sampling_arg(int argc, char **argv, int *i, run_opts *o, bool 
         *ok = cria_arg_f32(argc, argv, i, 0.0f, 1e6f, &sp->mirostat_tau);
     } else if (!strcmp(a, "-l") || !strcmp(a, "--logit-bias")) {
         *ok = cria_arg_str(argc, argv, i, &s) && parse_logit_bias(a, s, o);
-    } else if (!strcmp(a, "--samplers") || !strcmp(a, "--sampling-seq")) {
-        const bool letters = !strcmp(a, "--sampling-seq");
+    } else if (!strcmp(a, "--ignore-eos")) {
+        o->ignore_eos = true;
+        *ok = true;
+    } else if (!strcmp(a, "--samplers") || !strcmp(a, "--sampling-seq") || !strcmp(a, "--sampler-seq")) {
+        const bool letters = strcmp(a, "--samplers") != 0;
         *ok = cria_arg_str(argc, argv, i, &s);
         if (*ok && !cria_sampler_parse_order(s, letters, sp)) {
             cria_app_error("option %s: unknown sampler in '%s' (see cria run -h)", a, s);
@@ -445,11 +452,26 @@ static void print_sampler(const run_opts *o, const cria_sampler_params *sp, cons
 static cria_sampler *make_sampler(const run_opts *o, const cria_model *model, const cria_context *ctx)
 {
     cria_sampler_params sp = o->sp;
-    sp.logit_bias = o->bias;
     sp.seed = o->seed < 0 ? (uint64_t)time(NULL) ^ (uint64_t)cria_time_us() : (uint64_t)o->seed;
     cria_model_info mi;
     cria_model_get_info(model, &mi);
+    /* the user's biases, then -inf on every end-of-generation token under --ignore-eos */
+    int32_t n_eog = 0;
+    for (cria_token t = 0; o->ignore_eos && t < mi.n_vocab; t++)
+        n_eog += cria_token_is_eog(model, t) != 0;
+    cria_logit_bias *bias = malloc((size_t)(sp.n_logit_bias + n_eog + 1) * sizeof *bias);
+    if (!bias) {
+        cria_app_error("out of memory for the logit biases");
+        return NULL;
+    }
+    memcpy(bias, o->bias, (size_t)sp.n_logit_bias * sizeof *bias);
+    for (cria_token t = 0; o->ignore_eos && t < mi.n_vocab; t++) {
+        if (cria_token_is_eog(model, t))
+            bias[sp.n_logit_bias++] = (cria_logit_bias){.token = t, .bias = -INFINITY};
+    }
+    sp.logit_bias = bias;
     cria_sampler *smpl = cria_sampler_chain_from_params(&sp, model, mi.n_vocab, cria_n_ctx(ctx));
+    free(bias); /* the chain keeps its own copy */
     if (!smpl)
         cria_app_error("cannot build the sampler chain (out of memory)");
     else

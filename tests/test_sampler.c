@@ -884,6 +884,8 @@ static void test_cli_flags(void **state)
         {"--dry-multiplier 0.8 --dry-base 2 --dry-allowed-length 3 --dry-penalty-last-n 100 --dry-sequence-breaker '\\n' --dry-sequence-breaker none", "dry_multiplier = 0.800, dry_base = 2.000, dry_allowed_length = 3"},
         {"--top-k 5 --top-p 0.5 --min-p 0.1 --typical 0.9 --top-nsigma 2 --xtc-probability 0.5 --xtc-threshold 0.2 --min-keep 2", "top_k = 5, top_p = 0.500, min_p = 0.100, xtc_probability = 0.500"},
         {"--dynatemp-range 0.3 --dynatemp-exp 2", "temp-ext"},
+        {"--ignore-eos", "logits -> logit-bias -> penalties"},
+        {"--sampler-seq ke", "logits -> top-k -> penalties -> dist"},
     };
     char args[2048];
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
