@@ -117,6 +117,7 @@ static void test_dot(void **state)
 static int half_fields(cria_dtype t, size_t off[2])
 {
     switch (t) {
+    case CRIA_DTYPE_Q8_1: off[0] = offsetof(block_q8_1, d), off[1] = offsetof(block_q8_1, s); return 2;
     case CRIA_DTYPE_Q4_1: off[0] = offsetof(block_q4_1, d), off[1] = offsetof(block_q4_1, m); return 2;
     case CRIA_DTYPE_Q5_1: off[0] = offsetof(block_q5_1, d), off[1] = offsetof(block_q5_1, m); return 2;
     case CRIA_DTYPE_Q2_K: off[0] = offsetof(block_q2_K, d), off[1] = offsetof(block_q2_K, dmin); return 2;
@@ -138,6 +139,13 @@ static void random_blocks(cria_dtype t, uint8_t *buf, int n, uint32_t seed)
     for (size_t i = 0; i < bytes; i++) {
         seed = seed * 1664525u + 1013904223u;
         buf[i] = (uint8_t)(seed >> 24);
+    }
+    if (t == CRIA_DTYPE_Q8_K) { /* a float scale */
+        for (size_t b = 0; b < bytes / tr->block_bytes; b++) {
+            const float d = 0.01f * (float)(b % 7 + 1);
+            memcpy(buf + b * tr->block_bytes, &d, sizeof d);
+        }
+        return;
     }
     size_t off[2];
     const int nf = half_fields(t, off);
@@ -181,6 +189,16 @@ static void test_isa_levels_match_scalar(void **state)
             if (llama_rmse(y0, y1, N) > 1e-6)
                 fail_msg("%s at %s: quantize/dequantize differ from scalar", cria_dtype_name(s->type),
                          cria_isa_name((cria_isa)isa));
+            /* dequantizers on random blocks (every code pattern): equal values */
+            random_blocks(s->type, qs, N, 999u + (uint32_t)c);
+            s->to_float(qs, y0, N);
+            v->to_float(qs, y1, N);
+            for (int i = 0; i < N; i++) {
+                if (!(y0[i] == y1[i]))
+                    fail_msg("%s at %s: to_float[%d] = %.9g, scalar %.9g", cria_dtype_name(s->type),
+                             cria_isa_name((cria_isa)isa), i, (double)y1[i], (double)y0[i]);
+            }
+            s->from_float(x, qs, N);
             if (!s->vec_dot)
                 continue;
             /* several lengths, so loops over 1, 2, odd and many blocks are covered */

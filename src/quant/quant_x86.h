@@ -391,4 +391,150 @@ static float tq2_0_dot(int64_t n, const void *w, const void *a)
     return r;
 }
 
+/* ---- dequantizers: the scalar arithmetic (d * q, or d * q + m, d * q - m) eight floats at a time -------- */
+
+/* y[0..31] = scale(e) * q[e] - off, with scale s0 for e < 16 and s1 for e >= 16 (signed bytes q). */
+static inline void store32(__m256i q, float s0, float s1, float off, float *y)
+{
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; k++) {
+        const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part[k]));
+        const __m256 p = _mm256_mul_ps(_mm256_set1_ps(k < 2 ? s0 : s1), v);
+        _mm256_storeu_ps(y + 8 * k, off != 0.0f ? _mm256_sub_ps(p, _mm256_set1_ps(off)) : p);
+    }
+}
+
+/* The same with an added minimum: y = s * q + m (Q4_1, Q5_1). */
+static inline void store32_plus(__m256i q, float s, float m, float *y)
+{
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; k++) {
+        const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part[k]));
+        _mm256_storeu_ps(y + 8 * k, _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(s), v), _mm256_set1_ps(m)));
+    }
+}
+
+static void q8_0_to_float(const void *vx, float *y, int64_t n)
+{
+    const block_q8_0 *x = vx;
+    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
+        const float d = h2f(x[i].d);
+        store32(load32(x[i].qs), d, d, 0.0f, y + i * QK_LEGACY);
+    }
+}
+
+static void q4_0_to_float(const void *vx, float *y, int64_t n)
+{
+    const block_q4_0 *x = vx;
+    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
+        const float d = h2f(x[i].d);
+        store32(_mm256_sub_epi8(nibbles32(x[i].qs), _mm256_set1_epi8(8)), d, d, 0.0f, y + i * QK_LEGACY);
+    }
+}
+
+static void q4_1_to_float(const void *vx, float *y, int64_t n)
+{
+    const block_q4_1 *x = vx;
+    for (int64_t i = 0; i < n / QK_LEGACY; i++)
+        store32_plus(nibbles32(x[i].qs), h2f(x[i].d), h2f(x[i].m), y + i * QK_LEGACY);
+}
+
+static void q5_0_to_float(const void *vx, float *y, int64_t n)
+{
+    const block_q5_0 *x = vx;
+    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
+        const float d = h2f(x[i].d);
+        const __m256i q = _mm256_or_si256(nibbles32(x[i].qs), _mm256_and_si256(bits32(x[i].qh), _mm256_set1_epi8(0x10)));
+        store32(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), d, d, 0.0f, y + i * QK_LEGACY);
+    }
+}
+
+static void q5_1_to_float(const void *vx, float *y, int64_t n)
+{
+    const block_q5_1 *x = vx;
+    for (int64_t i = 0; i < n / QK_LEGACY; i++) {
+        const __m256i q = _mm256_or_si256(nibbles32(x[i].qs), _mm256_and_si256(bits32(x[i].qh), _mm256_set1_epi8(0x10)));
+        store32_plus(q, h2f(x[i].d), h2f(x[i].m), y + i * QK_LEGACY);
+    }
+}
+
+/* Q4_K (hbits NULL) and Q5_K: sub-block j = 2c + hi holds the low (hi 0) or high nibbles of qs[32c..]. */
+static inline void k45_to_float(uint16_t dh, uint16_t dminh, const uint8_t *scales, const uint8_t *qs,
+                                const uint8_t *qh, float *y)
+{
+    const float d = h2f(dh), dmin = h2f(dminh);
+    const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
+    uint8_t sc[8], m[8];
+    quant_k4_unpack(scales, sc, m);
+    const __m256i hbits = qh ? load32(qh) : _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        const __m256i q = load32(qs + 32 * c);
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (qh) {
+            lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * c), 4), b4));
+            hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * c + 1), 4), b4));
+        }
+        const float s0 = d * (float)sc[2 * c], s1 = d * (float)sc[2 * c + 1];
+        store32(lo, s0, s0, dmin * (float)m[2 * c], y + 64 * c);
+        store32(hi, s1, s1, dmin * (float)m[2 * c + 1], y + 64 * c + 32);
+    }
+}
+
+static void q4_k_to_float(const void *vx, float *y, int64_t n)
+{
+    const block_q4_K *x = vx;
+    for (int64_t i = 0; i < n / QK_K; i++)
+        k45_to_float(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, y + i * QK_K);
+}
+
+static void q5_k_to_float(const void *vx, float *y, int64_t n)
+{
+    const block_q5_K *x = vx;
+    for (int64_t i = 0; i < n / QK_K; i++)
+        k45_to_float(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, y + i * QK_K);
+}
+
+static void q6_k_to_float(const void *vx, float *y, int64_t n)
+{
+    const block_q6_K *x = vx;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = h2f(x[i].d);
+        for (int h = 0; h < 2; h++) {
+            const __m256i l0 = load32(x[i].ql + 64 * h), l1 = load32(x[i].ql + 64 * h + 32), hb = load32(x[i].qh + 32 * h);
+            const __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4)),
+            };
+            for (int c = 0; c < 4; c++) {
+                const int e0 = 128 * h + 32 * c;
+                store32(_mm256_sub_epi8(q[c], k32), d * (float)x[i].scales[e0 / 16], d * (float)x[i].scales[e0 / 16 + 1],
+                        0.0f, y + i * QK_K + e0);
+            }
+        }
+    }
+}
+
+static void tq2_0_to_float(const void *vx, float *y, int64_t n)
+{
+    const block_tq2_0 *x = vx;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = h2f(x[i].d);
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = load32(x[i].qs + 32 * h);
+            for (int s = 0; s < 4; s++) {
+                const __m256i t = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3), one);
+                store32(t, d, d, 0.0f, y + i * QK_K + 128 * h + 32 * s);
+            }
+        }
+    }
+}
+
 #endif
