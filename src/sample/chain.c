@@ -3,9 +3,11 @@
  *
  * Sampling starts from the raw logits: while the chain's samplers offer a raw
  * path (logit bias, penalties and DRY write a private copy of the few logits
- * they change; top-k and greedy select from the floats), no n_vocab candidate
- * array is built. The first sampler without one builds it and the rest run on
- * candidates. The reference mode skips the raw paths entirely.
+ * they change, temperature scales the copy; top-k, min-p, greedy and dist
+ * select from the floats), no n_vocab candidate array is built. The first
+ * sampler without one builds it and the rest run on candidates; a chain that
+ * ends still on raw logits picks their argmax. The reference mode skips the
+ * raw paths entirely.
  */
 #include <math.h>
 #include <stdlib.h>

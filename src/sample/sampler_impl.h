@@ -8,9 +8,10 @@
  *   apply      the optimised path; tests check it equals apply_ref.
  * and may have a third, apply_raw, used by the chain while the candidates are
  * still the whole vocabulary in id order (a plain float array): it lets
- * top-k and greedy pick from n_vocab floats without building n_vocab
- * cria_token_data first, and lets logit bias, penalties and DRY touch only
- * the tokens they change.
+ * top-k, min-p, greedy and dist pick from n_vocab floats without building
+ * n_vocab cria_token_data first, temperature scale them in one contiguous
+ * pass, and logit bias, penalties and DRY touch only the tokens they change.
+ * A raw path gives the same result as apply on the built array.
  */
 #ifndef CRIA_SAMPLE_SAMPLER_IMPL_H
 #define CRIA_SAMPLE_SAMPLER_IMPL_H

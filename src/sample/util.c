@@ -1,7 +1,8 @@
 /*
- * Helpers every sampler shares: the candidate order, sorting and top-k
- * selection, softmax, the random stream and the weighted draw; plus the two
- * scans over raw logits (argmax, top-k) that make greedy and the default
+ * Helpers every sampler shares: the candidate order, sorting (qsort as the
+ * reference, a stable radix sort on the logit bits as the fast path) and
+ * top-k selection, softmax, the random stream and the weighted draw; plus the
+ * two scans over raw logits (argmax, top-k) that make greedy and the default
  * chain cheap at 150k-token vocabularies.
  */
 #include <math.h>
