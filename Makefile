@@ -19,7 +19,7 @@ Q       := $(if $(V),,@)
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wundef -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wwrite-strings -Wvla -Wformat=2 -Wimplicit-fallthrough -Wcast-qual \
            -Wdouble-promotion -Werror=implicit-function-declaration -Werror=return-type
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -Isrc -pthread -fno-math-errno
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -Isrc -pthread -fno-math-errno -fopenmp-simd
 LDLIBS  := -lhwloc -lm -pthread
 
 ifeq ($(SAN),1)

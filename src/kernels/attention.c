@@ -51,6 +51,7 @@ size_t cria_attention_scratch_floats(const cria_attn_layer *a)
 static inline float dot_n(const float *x, const float *y, int32_t n)
 {
     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
     for (int32_t i = 0; i < n; i++)
         s += x[i] * y[i];
     return s;
@@ -58,6 +59,7 @@ static inline float dot_n(const float *x, const float *y, int32_t n)
 
 static inline void axpy_n(float *y, float a, const float *x, int32_t n)
 {
+#pragma omp simd
     for (int32_t i = 0; i < n; i++)
         y[i] += a * x[i];
 }
