@@ -7,15 +7,25 @@
 /* Weight rows per work item: small enough to balance, large enough that the counter stays cold. */
 enum { ROW_CHUNK = 16 };
 
+/* Weights sharing one input in one dispatch: Q, K and V, or gate and up. */
+enum { MAX_PARTS = 4 };
+
+typedef struct matmul_part {
+    const cria_weight *w;
+    const cria_quant_traits *q; /* block-quantized weights: their kernels at this ISA level; else NULL */
+    float *y;
+    long chunk0;                /* first chunk index of this part */
+} matmul_part;
+
 typedef struct matmul_task {
     const cria_vec_kernels *k;
-    const cria_quant_traits *q; /* block-quantized weights: their kernels at this ISA level; else NULL */
-    const cria_weight *w;
+    matmul_part part[MAX_PARTS];
+    int n_parts;
     const float *x;  /* f32 activations */
     const void *xc;  /* activations in the dot product's type */
     size_t xc_row_bytes;
     int64_t n;
-    float *y;
+    long n_chunks;
     atomic_long next_chunk;
 } matmul_task;
 
@@ -28,18 +38,16 @@ size_t cria_matmul_scratch_bytes(int64_t n, int64_t cols)
     return (size_t)n * (size_t)cols * sizeof(uint16_t);
 }
 
-static float dot_row(const matmul_task *t, const void *wrow, int64_t tok)
+static float dot_row(const matmul_task *t, const matmul_part *p, const void *wrow, int64_t tok)
 {
-    const int64_t cols = t->w->cols;
-    if (t->q)
-        return t->q->vec_dot(cols, wrow, (const char *)t->xc + (size_t)tok * t->xc_row_bytes);
-    switch (t->w->type) {
-    case CRIA_DTYPE_F16:
-        return t->k->dot_f16(cols, wrow, (const uint16_t *)((const char *)t->xc + (size_t)tok * t->xc_row_bytes));
-    case CRIA_DTYPE_BF16:
-        return t->k->dot_bf16(cols, wrow, (const uint16_t *)((const char *)t->xc + (size_t)tok * t->xc_row_bytes));
-    default:
-        return t->k->dot_f32(cols, wrow, t->x + tok * cols);
+    const int64_t cols = p->w->cols;
+    const void *xc = (const char *)t->xc + (size_t)tok * t->xc_row_bytes;
+    if (p->q)
+        return p->q->vec_dot(cols, wrow, xc);
+    switch (p->w->type) {
+    case CRIA_DTYPE_F16: return t->k->dot_f16(cols, wrow, xc);
+    case CRIA_DTYPE_BF16: return t->k->dot_bf16(cols, wrow, xc);
+    default: return t->k->dot_f32(cols, wrow, t->x + tok * cols);
     }
 }
 
@@ -48,54 +56,87 @@ static void matmul_worker(void *arg, int ith, int nth)
     (void)ith;
     (void)nth;
     matmul_task *t = arg;
-    const int64_t rows = t->w->rows;
-    const int64_t n_chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
     for (;;) {
         long c = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed);
-        if (c >= n_chunks)
+        if (c >= t->n_chunks)
             break;
-        const int64_t r0 = c * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
+        int pi = 0;
+        while (pi + 1 < t->n_parts && c >= t->part[pi + 1].chunk0)
+            pi++;
+        const matmul_part *p = &t->part[pi];
+        const int64_t rows = p->w->rows;
+        const int64_t r0 = (c - p->chunk0) * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
         for (int64_t tok = 0; tok < t->n; tok++) {
-            float *yrow = t->y + tok * rows;
+            float *yrow = p->y + tok * rows;
             int64_t r = r0;
-            if (t->q && t->q->vec_dot_rows) {
+            if (p->q && p->q->vec_dot_rows) {
                 const void *xq = (const char *)t->xc + (size_t)tok * t->xc_row_bytes;
                 for (; r < r1; r += CRIA_DOT_ROWS) {
                     const int nr = r1 - r < CRIA_DOT_ROWS ? (int)(r1 - r) : CRIA_DOT_ROWS;
-                    t->q->vec_dot_rows(t->w->cols, nr, (const char *)t->w->data + (size_t)r * t->w->row_bytes,
-                                       t->w->row_bytes, xq, yrow + r);
+                    p->q->vec_dot_rows(p->w->cols, nr, (const char *)p->w->data + (size_t)r * p->w->row_bytes,
+                                       p->w->row_bytes, xq, yrow + r);
                 }
             }
             for (; r < r1; r++)
-                yrow[r] = dot_row(t, (const char *)t->w->data + (size_t)r * t->w->row_bytes, tok);
+                yrow[r] = dot_row(t, p, (const char *)p->w->data + (size_t)r * p->w->row_bytes, tok);
         }
     }
+}
+
+/*
+ * The format the activations take for w's dot product: -1 for f32, the type
+ * id for f16/bf16, and 1000 + the activation type for block types.
+ */
+static int act_format(const cria_weight *w, const cria_quant_traits *q)
+{
+    if (q)
+        return 1000 + (int)q->vec_dot_type;
+    return w->type == CRIA_DTYPE_F16 || w->type == CRIA_DTYPE_BF16 ? (int)w->type : -1;
+}
+
+void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int count, const cria_weight *const *w,
+                       float *const *y, const float *x, int64_t n, void *scratch)
+{
+    matmul_task t = {.k = k, .x = x, .xc = scratch, .n = n, .n_parts = count};
+    bool shared = count <= MAX_PARTS;
+    for (int i = 0; i < count && shared; i++) {
+        t.part[i] = (matmul_part){.w = w[i], .y = y[i], .q = cria_quant_traits_for(w[i]->type, k->isa)};
+        shared = w[i]->cols == w[0]->cols && act_format(w[i], t.part[i].q) == act_format(w[0], t.part[0].q);
+    }
+    if (!shared) { /* inputs converted differently: one dispatch each */
+        for (int i = 0; i < count; i++)
+            cria_matmul_multi(k, pool, nth, 1, &w[i], &y[i], x, n, scratch);
+        return;
+    }
+    const cria_weight *w0 = w[0];
+    t.xc_row_bytes = (size_t)w0->cols * sizeof(uint16_t);
+    if (t.part[0].q) {
+        /* each activation row quantized once to the weights' dot type, as the reference engine does */
+        const cria_quant_traits *a = cria_quant_traits_for(t.part[0].q->vec_dot_type, k->isa);
+        t.xc_row_bytes = (size_t)(w0->cols / a->block) * a->block_bytes;
+        for (int64_t tok = 0; tok < n; tok++)
+            a->from_float(x + tok * w0->cols, (char *)scratch + (size_t)tok * t.xc_row_bytes, w0->cols);
+    } else if (w0->type == CRIA_DTYPE_F16 || w0->type == CRIA_DTYPE_BF16) {
+        for (int64_t tok = 0; tok < n; tok++) {
+            uint16_t *dst = (uint16_t *)((char *)scratch + (size_t)tok * t.xc_row_bytes);
+            if (w0->type == CRIA_DTYPE_F16)
+                k->f32_to_f16(w0->cols, x + tok * w0->cols, dst);
+            else
+                k->f32_to_bf16(w0->cols, x + tok * w0->cols, dst);
+        }
+    }
+    for (int i = 0; i < count; i++) {
+        t.part[i].chunk0 = t.n_chunks;
+        t.n_chunks += (long)((w[i]->rows + ROW_CHUNK - 1) / ROW_CHUNK);
+    }
+    atomic_init(&t.next_chunk, 0);
+    if (nth > t.n_chunks)
+        nth = (int)t.n_chunks;
+    cria_pool_run(pool, nth, matmul_worker, &t);
 }
 
 void cria_matmul(const cria_vec_kernels *k, cria_pool *pool, int nth, const cria_weight *w, const float *x,
                  int64_t n, float *y, void *scratch)
 {
-    matmul_task t = {.k = k, .w = w, .x = x, .xc = scratch, .n = n, .y = y};
-    atomic_init(&t.next_chunk, 0);
-    t.xc_row_bytes = (size_t)w->cols * sizeof(uint16_t);
-    t.q = cria_quant_traits_for(w->type, k->isa);
-    if (t.q) {
-        /* each activation row quantized once to the weight's dot type, as the reference engine does */
-        const cria_quant_traits *a = cria_quant_traits_for(t.q->vec_dot_type, k->isa);
-        t.xc_row_bytes = (size_t)(w->cols / a->block) * a->block_bytes;
-        for (int64_t tok = 0; tok < n; tok++)
-            a->from_float(x + tok * w->cols, (char *)scratch + (size_t)tok * t.xc_row_bytes, w->cols);
-    } else if (w->type == CRIA_DTYPE_F16 || w->type == CRIA_DTYPE_BF16) {
-        for (int64_t tok = 0; tok < n; tok++) {
-            uint16_t *dst = (uint16_t *)((char *)scratch + (size_t)tok * t.xc_row_bytes);
-            if (w->type == CRIA_DTYPE_F16)
-                k->f32_to_f16(w->cols, x + tok * w->cols, dst);
-            else
-                k->f32_to_bf16(w->cols, x + tok * w->cols, dst);
-        }
-    }
-    const int64_t n_chunks = (w->rows + ROW_CHUNK - 1) / ROW_CHUNK;
-    if (nth > n_chunks)
-        nth = (int)n_chunks;
-    cria_pool_run(pool, nth, matmul_worker, &t);
+    cria_matmul_multi(k, pool, nth, 1, &w, &y, x, n, scratch);
 }

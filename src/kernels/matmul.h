@@ -29,4 +29,12 @@ size_t cria_matmul_scratch_bytes(int64_t n, int64_t cols);
 void cria_matmul(const cria_vec_kernels *k, cria_pool *pool, int nth, const cria_weight *w, const float *x,
                  int64_t n, float *y, void *scratch);
 
+/*
+ * Several weights over the same input in one parallel region (Q, K and V;
+ * gate and up): y[i] = x W[i]^T. The input is converted once when the weights
+ * take the same activation format; otherwise each weight gets its own region.
+ */
+void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int count, const cria_weight *const *w,
+                       float *const *y, const float *x, int64_t n, void *scratch);
+
 #endif

@@ -70,12 +70,20 @@ static void attention(cria_context *ctx, const cria_batch *b, int32_t layer, int
     cria_pool_run(ctx->pool, items < nth ? (int)items : nth, attention_worker, &t);
 }
 
-/* A matmul on as many of nth threads as its size pays for. */
-static void matmul(cria_context *ctx, int nth, const cria_weight *w, const float *x, int64_t n, float *y, void *scratch)
+/* Matmuls of `count` weights over one input, in one region on as many of nth threads as their size pays for. */
+static void matmuls(cria_context *ctx, int nth, int count, const cria_weight *const *w, float *const *y,
+                    const float *x, int64_t n)
 {
-    const int64_t work = w->rows * w->cols * n;
+    int64_t work = 0;
+    for (int i = 0; i < count; i++)
+        work += w[i]->rows * w[i]->cols * n;
     nth = cria_threads_for(&ctx->thresholds, CRIA_OP_MATMUL, work, nth);
-    cria_matmul(ctx->vk, ctx->pool, nth, w, x, n, y, scratch);
+    cria_matmul_multi(ctx->vk, ctx->pool, nth, count, w, y, x, n, ctx->mm_scratch);
+}
+
+static void matmul(cria_context *ctx, int nth, const cria_weight *w, const float *x, int64_t n, float *y)
+{
+    matmuls(ctx, nth, 1, &w, &y, x, n);
 }
 
 /* Copies the embedding row of each token into the residual stream. */
@@ -109,7 +117,6 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
     const int nth = n == 1 ? ctx->params.n_threads : ctx->params.n_threads_batch;
     const int64_t d = hp->n_embd, hd = hp->head_dim, ff = hp->n_ff;
     const int64_t q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
-    void *scratch = ctx->mm_scratch;
 
     embed(ctx, b);
     for (int32_t i = 0; i < n; i++)
@@ -121,9 +128,9 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         /* attention block */
         for (int32_t i = 0; i < n; i++)
             cria_rmsnorm(d, ctx->x + i * d, L->attn_norm, hp->rms_eps, ctx->xb + i * d);
-        matmul(ctx, nth, &L->wq, ctx->xb, n, ctx->q, scratch);
-        matmul(ctx, nth, &L->wk, ctx->xb, n, ctx->k, scratch);
-        matmul(ctx, nth, &L->wv, ctx->xb, n, ctx->v, scratch);
+        const cria_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *const qkv_out[3] = {ctx->q, ctx->k, ctx->v};
+        matmuls(ctx, nth, 3, qkv, qkv_out, ctx->xb, n);
         for (int32_t i = 0; i < n; i++) {
             const float *cs = ctx->rope_cs + (int64_t)i * hp->n_rot;
             cria_rope(ctx->q + i * q_dim, hp->n_head, (int32_t)hd, hp->n_rot, cs);
@@ -132,16 +139,17 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
             vk->f32_to_f16(kv_dim, ctx->v + i * kv_dim, cria_kv_v(&ctx->kv, l, ctx->cells[i]));
         }
         attention(ctx, b, l, nth);
-        matmul(ctx, nth, &L->wo, ctx->att, n, ctx->xb, scratch);
+        matmul(ctx, nth, &L->wo, ctx->att, n, ctx->xb);
         cria_add(n * d, ctx->x, ctx->xb);
 
         /* feed-forward block */
         for (int32_t i = 0; i < n; i++)
             cria_rmsnorm(d, ctx->x + i * d, L->ffn_norm, hp->rms_eps, ctx->xb + i * d);
-        matmul(ctx, nth, &L->w_gate, ctx->xb, n, ctx->hb, scratch);
-        matmul(ctx, nth, &L->w_up, ctx->xb, n, ctx->hb2, scratch);
+        const cria_weight *gate_up[2] = {&L->w_gate, &L->w_up};
+        float *const gate_up_out[2] = {ctx->hb, ctx->hb2};
+        matmuls(ctx, nth, 2, gate_up, gate_up_out, ctx->xb, n);
         vk->swiglu_f32(n * ff, ctx->hb, ctx->hb2);
-        matmul(ctx, nth, &L->w_down, ctx->hb, n, ctx->xb, scratch);
+        matmul(ctx, nth, &L->w_down, ctx->hb, n, ctx->xb);
         cria_add(n * d, ctx->x, ctx->xb);
     }
 
@@ -151,5 +159,5 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         if (ctx->out_row[i] >= 0)
             cria_rmsnorm(d, ctx->x + i * d, m->output_norm, hp->rms_eps, ctx->out_x + ctx->out_row[i] * d);
     }
-    matmul(ctx, nth, &m->output, ctx->out_x, n_out, ctx->logits, scratch);
+    matmul(ctx, nth, &m->output, ctx->out_x, n_out, ctx->logits);
 }
