@@ -387,6 +387,7 @@ static void emit(const char *s, int32_t n)
 typedef struct run_timing {
     int64_t t_start, t_load, t_prompt, t_eval, t_sample;
     int32_t n_prompt, n_eval, n_sample;
+    uint64_t syncs_prompt, syncs_eval; /* parallel regions (thread synchronisations) */
 } run_timing;
 
 static void print_timing(const run_opts *o, const run_timing *t)
@@ -404,6 +405,10 @@ static void print_timing(const run_opts *o, const run_timing *t)
     info(o, "cria_perf_context_print:        eval time = %10.2f ms / %5d runs   (%8.2f ms per token, %8.2f tokens per second)\n",
          eval, t->n_eval, PER(eval, t->n_eval));
     info(o, "cria_perf_context_print:       total time = %10.2f ms / %5d tokens\n", total, t->n_prompt + t->n_eval);
+    if (o->verbose)
+        info(o, "cria_perf_context_print:     thread syncs = %llu prompt (%.1f per token), %llu eval (%.1f per token)\n",
+             (unsigned long long)t->syncs_prompt, t->n_prompt ? (double)t->syncs_prompt / t->n_prompt : 0.0,
+             (unsigned long long)t->syncs_eval, t->n_eval ? (double)t->syncs_eval / t->n_eval : 0.0);
 #undef PER
 }
 
@@ -660,9 +665,11 @@ int cria_cmd_run(int argc, char **argv)
         goto done;
     emit(prompt, (int32_t)prompt_len);
     int64_t t0 = cria_time_us();
+    uint64_t syncs0 = cria_context_n_syncs(ctx);
     if (!eval_prompt(ctx, &batch, n_batch, toks, n_prompt))
         goto done;
     tm.t_prompt = cria_time_us() - t0;
+    tm.syncs_prompt = cria_context_n_syncs(ctx) - syncs0;
     tm.n_prompt = n_prompt;
     if (o.dump_logits && !write_logits(o.dump_logits, cria_get_logits_ith(ctx, batch.n_tokens - 1), mi.n_vocab))
         goto done;
@@ -670,6 +677,7 @@ int cria_cmd_run(int argc, char **argv)
         goto done;
     fputc('\n', stdout);
     fflush(stdout);
+    tm.syncs_eval = cria_context_n_syncs(ctx) - syncs0 - tm.syncs_prompt;
     print_timing(&o, &tm);
     rc = 0;
 done:

@@ -174,6 +174,13 @@ void cria_kv_seq_rm(cria_context *ctx, int32_t seq, int32_t p0, int32_t p1);
 /* Number of cells in use. */
 int32_t cria_kv_used(const cria_context *ctx);
 
+/*
+ * Thread synchronisations (parallel regions: one dispatch and one join each)
+ * the context has run so far; kernels small enough to run on the calling
+ * thread alone do not count.
+ */
+uint64_t cria_context_n_syncs(const cria_context *ctx);
+
 /* ---- sampling -------------------------------------------------------------- */
 
 /*

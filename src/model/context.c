@@ -244,3 +244,8 @@ int32_t cria_kv_used(const cria_context *ctx)
 {
     return ctx->kv.n_used;
 }
+
+uint64_t cria_context_n_syncs(const cria_context *ctx)
+{
+    return cria_pool_regions(ctx->pool);
+}

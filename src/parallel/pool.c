@@ -27,6 +27,7 @@ enum { POOL_SPIN = 20000, POOL_YIELD_EVERY = 1024 };
 struct cria_pool {
     int n_threads;
     int spin; /* iterations to spin before sleeping */
+    uint64_t n_regions; /* parallel regions run (written by the caller only) */
     bool oversubscribed;
     pthread_t *threads;
     /* Written by the caller before bumping `generation`; read by workers after. */
@@ -214,6 +215,11 @@ int cria_pool_size(const cria_pool *pool)
     return pool->n_threads;
 }
 
+uint64_t cria_pool_regions(const cria_pool *pool)
+{
+    return pool->n_regions;
+}
+
 void cria_pool_set_poll(cria_pool *pool, int poll)
 {
     poll = poll < 0 ? 0 : poll > 100 ? 100 : poll;
@@ -264,6 +270,7 @@ void cria_pool_run(cria_pool *pool, int nth, cria_task_fn fn, void *arg)
     pool->fn = fn;
     pool->arg = arg;
     pool->nth = nth;
+    pool->n_regions++;
     /* Every worker checks in, even those with ith >= nth, so the next region never races a straggler. */
     atomic_store_explicit(&pool->remaining, (unsigned)pool->n_threads - 1, memory_order_relaxed);
     atomic_fetch_add(&pool->generation, 1);

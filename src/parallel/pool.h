@@ -8,6 +8,7 @@
 #define CRIA_PARALLEL_POOL_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "cria.h"
 
@@ -32,6 +33,9 @@ cria_status cria_pool_init_placed(int n_threads, const cria_placement *placement
 void cria_pool_free(cria_pool *pool);
 
 int cria_pool_size(const cria_pool *pool);
+
+/* Parallel regions (dispatch + join, each one synchronisation of the threads) run so far; direct calls on one thread do not count. */
+uint64_t cria_pool_regions(const cria_pool *pool);
 
 /*
  * Sets how long waiting threads spin before sleeping: poll 0..100 (clamped),
