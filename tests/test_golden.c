@@ -374,6 +374,53 @@ static void test_llama2c_unshared_classifier(void **state)
     cria_model_free(ref);
 }
 
+/*
+ * Forced parallelism ($CRIA_THRESHOLDS at 1 unit of work per thread) on 2 and
+ * 3 threads gives the same logits as one thread, and the context counts its
+ * thread synchronisations; a malformed override is refused.
+ */
+static void test_parallel_equals_serial(void **state)
+{
+    (void)state;
+    if (!test_have("models/stories260K-f32.gguf"))
+        skip();
+    cria_model *m = load_model("models/stories260K-f32.gguf", NULL);
+    const char *text = "Lily and Ben went to the big park to play with the red ball.";
+    cria_token ids[MAX_IDS];
+    const int n = cria_tokenize(m, text, strlen(text), ids, MAX_IDS, 1);
+    float *serial = logits_after(m, ids, n, 4);
+    assert_int_equal(setenv("CRIA_THRESHOLDS", "matmul=1,attention=1", 1), 0);
+    for (int threads = 2; threads <= 3; threads++) {
+        cria_context *ctx = new_context(m, 128, 1, threads);
+        cria_batch b = cria_batch_init(n);
+        for (int i = 0; i < n; i++)
+            b.token[i] = ids[i], b.pos[i] = i, b.seq_id[i] = 0, b.logits[i] = i == n - 1;
+        b.n_tokens = n;
+        decode_or_fail(ctx, &b);
+        assert_true(cria_context_n_syncs(ctx) > 0);
+        assert_true(test_nmse(serial, cria_get_logits_ith(ctx, n - 1), 512) < 1e-10);
+        cria_batch_free(&b);
+        cria_context_free(ctx);
+    }
+    assert_int_equal(setenv("CRIA_THRESHOLDS", "matmul=abc", 1), 0);
+    cria_context_params cp = cria_context_default_params();
+    cria_context *bad = NULL;
+    cria_error err;
+    assert_int_equal(cria_context_init(m, &cp, &bad, &err), CRIA_ERR_ARG);
+    assert_non_null(strstr(err.msg, "matmul"));
+    assert_int_equal(unsetenv("CRIA_THRESHOLDS"), 0);
+    /* Default thresholds: stories260K's kernels are all too small to split. */
+    cria_context *ctx = new_context(m, 128, 1, 2);
+    cria_batch b = cria_batch_init(1);
+    b.n_tokens = 1, b.token[0] = 1, b.pos[0] = 0, b.seq_id[0] = 0, b.logits[0] = 1;
+    decode_or_fail(ctx, &b);
+    assert_int_equal(cria_context_n_syncs(ctx), 0);
+    cria_batch_free(&b);
+    cria_context_free(ctx);
+    free(serial);
+    cria_model_free(m);
+}
+
 static void test_context_full_is_an_error(void **state)
 {
     (void)state;
@@ -417,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_batch_equals_sequential),
         cmocka_unit_test(test_two_sequences_in_one_batch),
         cmocka_unit_test(test_llama2c_unshared_classifier),
+        cmocka_unit_test(test_parallel_equals_serial),
         cmocka_unit_test(test_context_full_is_an_error),
     };
     return cmocka_run_group_tests_name("golden", tests, NULL, NULL);
