@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cria.h"
@@ -1099,6 +1100,30 @@ static void test_escapes(void **state)
     free(args);
 }
 
+/* `make run` with no model anywhere: says where it looked and how to get one, and exits non-zero. */
+static void test_make_run_without_model(void **state)
+{
+    (void)state;
+    const char *dir = test_tmp_path("-norun");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/root/scripts' && cp scripts/run-default.sh '%s/root/scripts/' && "
+             "env -u CRIA_MODEL '%s/root/scripts/run-default.sh' build/cria >'%s/out' 2>'%s/err'",
+             dir, dir, dir, dir, dir);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    char path[600];
+    snprintf(path, sizeof path, "%s/err", dir);
+    char *err = test_read_file(path, NULL);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "no model found"));
+    assert_non_null(strstr(err, "stories260K.bin"));
+    assert_non_null(strstr(err, "curl"));
+    free(err);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1131,6 +1156,7 @@ int main(void)
         cmocka_unit_test(test_seed_and_threads),
         cmocka_unit_test(test_n_zero),
         cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_make_run_without_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
