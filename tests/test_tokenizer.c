@@ -852,10 +852,15 @@ static void test_gguf_bad(void **state)
     assert_non_null(strstr(err.msg, "tokenizer.ggml.scores"));
     assert_non_null(strstr(err.msg, path));
 
-    /* A tokenizer other than SentencePiece. */
-    path = write_vocab_gguf("gpt2", mini_tokens, MINI_N, mini_scores, MINI_N, mini_types, 1);
+    /* A tokenizer cria does not have (WordPiece). */
+    path = write_vocab_gguf("bert", mini_tokens, MINI_N, mini_scores, MINI_N, mini_types, 1);
     assert_int_equal(load_written(path, &v, &err), CRIA_ERR_UNSUPPORTED);
-    assert_non_null(strstr(err.msg, "gpt2"));
+    assert_non_null(strstr(err.msg, "bert"));
+
+    /* BPE without its merges (tests/test_bpe.c checks the rest of BPE loading). */
+    path = write_vocab_gguf("gpt2", mini_tokens, MINI_N, mini_scores, MINI_N, mini_types, 1);
+    assert_int_equal(load_written(path, &v, &err), CRIA_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "tokenizer.ggml.merges"));
 
     /* A special id out of range. */
     path = write_vocab_gguf("llama", mini_tokens, MINI_N, mini_scores, MINI_N, mini_types, 99);

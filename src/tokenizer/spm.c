@@ -9,14 +9,14 @@
  * entries made stale by earlier merges are recognised by their size and
  * dropped. Each final symbol is a token, or (a single character that is not
  * one) falls back to one <0xXX> token per byte. O(n log n) in the text's
- * length, one allocation per call.
+ * length, one allocation per call. The checks, BOS/EOS and the split around
+ * special tokens are tokenize.c's.
  *
  * llama.cpp also keeps a "merge history" to resegment final symbols that are
  * not tokens. Every merged symbol is a token by construction, so that path
  * only ever meets unmerged characters, whose history is empty: byte fallback
  * is the whole of it.
  */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,26 +34,12 @@ typedef struct spm_bigram {
     uint32_t size; /* left.n + right.n when queued: differs once either side changed */
 } spm_bigram;
 
-/* Where tokens go: written while they fit, always counted. */
-typedef struct spm_sink {
-    cria_token *out;
-    int32_t cap;
-    int64_t n;
-} spm_sink;
-
 typedef struct spm_work {
     char *text;           /* the escaped fragment */
     spm_symbol *sym;
     spm_bigram *heap;
     int32_t n_heap;
 } spm_work;
-
-static void sink_put(spm_sink *s, cria_token t)
-{
-    if (s->n < s->cap)
-        s->out[s->n] = t;
-    s->n++;
-}
 
 /* True when a comes out of the heap before b: higher score, then the leftmost pair. */
 static bool bigram_before(const spm_bigram *a, const spm_bigram *b)
@@ -141,7 +127,7 @@ static uint32_t utf8_len(unsigned char c)
 
 /* Encodes text (n bytes), with a leading space when space_prefix, into s. */
 static void spm_encode(const cria_vocab *v, spm_work *w, const char *text, size_t n, bool space_prefix,
-                       spm_sink *s)
+                       cria_tok_sink *s)
 {
     size_t len = 0;
     if (space_prefix) {
@@ -186,121 +172,17 @@ static void spm_encode(const cria_vocab *v, spm_work *w, const char *text, size_
         const spm_symbol *sy = &w->sym[i];
         cria_token t = cria_vocab_find(v, w->text + sy->off, sy->n);
         if (t >= 0) {
-            sink_put(s, t);
+            cria_tok_sink_put(s, t);
             continue;
         }
         for (uint32_t k = 0; k < sy->n; k++)
-            sink_put(s, v->byte_tok[(unsigned char)w->text[sy->off + k]]);
+            cria_tok_sink_put(s, v->byte_tok[(unsigned char)w->text[sy->off + k]]);
     }
 }
 
-/* A piece of the input: raw text to encode, or a special token found in it. */
-typedef struct spm_frag {
-    size_t off, len;
-    cria_token tok; /* -1: raw text */
-} spm_frag;
-
-typedef struct frag_list {
-    spm_frag *v;
-    size_t n, cap;
-} frag_list;
-
-static bool frag_add(frag_list *l, spm_frag f)
+bool cria_spm_encode(const cria_vocab *v, const char *text, const cria_tok_frag *fr, size_t n_frag,
+                     cria_tok_sink *s)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        spm_frag *nv = realloc(l->v, cap * sizeof *nv);
-        if (!nv)
-            return false;
-        l->v = nv;
-        l->cap = cap;
-    }
-    l->v[l->n++] = f;
-    return true;
-}
-
-static bool special_applies(const cria_vocab *v, cria_token t, bool parse_special)
-{
-    return parse_special || v->type[t] == CRIA_TOKEN_USER_DEFINED;
-}
-
-/*
- * Splits text into raw fragments and special tokens as llama.cpp's
- * tokenizer_st_partition does: each special token, longest first, is cut out
- * of every raw fragment that remains. Returns false on allocation failure.
- */
-static bool partition(const cria_vocab *v, const char *text, size_t len, bool parse_special, frag_list *out)
-{
-    frag_list cur = {0}, next = {0};
-    bool ok = frag_add(&cur, (spm_frag){0, len, -1});
-    for (int32_t k = 0; ok && k < v->n_special; k++) {
-        cria_token t = v->special[k];
-        if (!special_applies(v, t, parse_special))
-            continue;
-        const char *p = cria_vocab_piece_ptr(v, t);
-        size_t m = v->piece_len[t];
-        next.n = 0;
-        for (size_t f = 0; ok && f < cur.n; f++) {
-            spm_frag fr = cur.v[f];
-            if (fr.tok >= 0 || fr.len < m) {
-                ok = frag_add(&next, fr);
-                continue;
-            }
-            size_t at = fr.off, end = fr.off + fr.len;
-            while (ok && at < end) {
-                const char *hit = memmem(text + at, end - at, p, m);
-                if (!hit) {
-                    ok = frag_add(&next, (spm_frag){at, end - at, -1});
-                    break;
-                }
-                size_t h = (size_t)(hit - text);
-                if (h > at)
-                    ok = frag_add(&next, (spm_frag){at, h - at, -1});
-                ok = ok && frag_add(&next, (spm_frag){h, m, t});
-                at = h + m;
-            }
-        }
-        frag_list tmp = cur;
-        cur = next;
-        next = tmp;
-    }
-    free(next.v);
-    if (!ok) {
-        free(cur.v);
-        return false;
-    }
-    *out = cur;
-    return true;
-}
-
-static bool any_special_applies(const cria_vocab *v, bool parse_special)
-{
-    return parse_special ? v->n_special > 0 : v->n_user_defined > 0;
-}
-
-int32_t cria_vocab_tokenize_ex(const cria_vocab *v, const char *text, size_t len, cria_token *tokens,
-                               int32_t max_tokens, bool add_bos, bool parse_special)
-{
-    if (max_tokens < 0 || (max_tokens > 0 && !tokens) || (len > 0 && !text))
-        return INT32_MIN;
-    /* Escaped, the text takes at most 3 bytes per input byte plus the prefix; keep indices in int32. */
-    if (len > (size_t)(INT32_MAX / 4) - 3)
-        return INT32_MIN;
-    spm_sink s = {tokens, max_tokens, 0};
-    if (add_bos && v->bos >= 0)
-        sink_put(&s, v->bos);
-
-    frag_list frags = {0};
-    spm_frag whole = {0, len, -1};
-    const spm_frag *fr = len > 0 ? &whole : NULL;
-    size_t n_frag = len > 0 ? 1 : 0;
-    if (len > 0 && any_special_applies(v, parse_special)) {
-        if (!partition(v, text, len, parse_special, &frags))
-            return INT32_MIN;
-        fr = frags.v;
-        n_frag = frags.n;
-    }
-
     /* One block for the longest raw fragment: escaped text, symbols, heap (at most 3 pushes per symbol). */
     size_t most = 0;
     for (size_t i = 0; i < n_frag; i++)
@@ -312,10 +194,8 @@ int32_t cria_vocab_tokenize_ex(const cria_vocab *v, const char *text, size_t len
     spm_work w = {0};
     if (most > 0) {
         block = malloc(text_bytes + text_cap * sizeof(spm_symbol) + 3 * text_cap * sizeof(spm_bigram));
-        if (!block) {
-            free(frags.v);
-            return INT32_MIN;
-        }
+        if (!block)
+            return false;
         w.text = block;
         w.sym = (spm_symbol *)((char *)block + text_bytes);
         w.heap = (spm_bigram *)(w.sym + text_cap);
@@ -324,23 +204,13 @@ int32_t cria_vocab_tokenize_ex(const cria_vocab *v, const char *text, size_t len
     bool prev_special = true; /* the first fragment gets the space prefix; so does one after a special token */
     for (size_t i = 0; i < n_frag; i++) {
         if (fr[i].tok >= 0) {
-            sink_put(&s, fr[i].tok);
+            cria_tok_sink_put(s, fr[i].tok);
             prev_special = true;
             continue;
         }
-        spm_encode(v, &w, text + fr[i].off, fr[i].len, v->add_space_prefix && prev_special, &s);
+        spm_encode(v, &w, text + fr[i].off, fr[i].len, v->add_space_prefix && prev_special, s);
         prev_special = false;
     }
     free(block);
-    free(frags.v);
-
-    if (s.n > INT32_MAX)
-        return INT32_MIN;
-    return s.n > max_tokens ? -(int32_t)s.n : (int32_t)s.n;
-}
-
-int32_t cria_vocab_tokenize(const cria_vocab *v, const char *text, size_t len, cria_token *tokens,
-                            int32_t max_tokens, bool add_bos)
-{
-    return cria_vocab_tokenize_ex(v, text, len, tokens, max_tokens, add_bos, false);
+    return true;
 }

@@ -17,6 +17,7 @@
 
 #include "base/error.h"
 #include "base/fp16.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/vocab_impl.h"
 
 /* Most tokens a vocabulary may have; real ones have up to a few hundred thousand. */
@@ -131,12 +132,20 @@ static int byte_piece_value(const char *p, size_t n)
  * returns its length, never more than the piece's: normal tokens with U+2581
  * as a space, user-defined tokens as stored, byte tokens as their byte, the
  * rest (control, unknown, unused, undefined) as nothing, as llama.cpp prints
- * them with special = false.
+ * them with special = false. In a BPE vocabulary, normal and byte tokens
+ * are GPT-2 spellings of bytes and print as those bytes.
  */
 static uint32_t token_text(const cria_vocab *v, cria_token t, char *dst)
 {
     const char *p = cria_vocab_piece_ptr(v, t);
     uint32_t n = v->piece_len[t];
+    if (v->kind == CRIA_VOCAB_BPE) {
+        uint8_t ty = v->type[t];
+        if (ty == CRIA_TOKEN_NORMAL || ty == CRIA_TOKEN_BYTE)
+            return cria_bpe_unmap(p, n, dst);
+        if (ty != CRIA_TOKEN_USER_DEFINED)
+            return 0;
+    }
     switch ((cria_token_type)v->type[t]) {
     case CRIA_TOKEN_BYTE: {
         int b = byte_piece_value(p, n);
@@ -284,6 +293,7 @@ void cria_vocab_free(cria_vocab *v)
     free(v->type);
     free(v->map);
     free(v->special);
+    cria_bpe_free(v->bpe);
     free(v);
 }
 
@@ -373,10 +383,16 @@ cria_status cria_vocab_load_gguf(const cria_gguf *g, cria_vocab **out, cria_erro
         return cria_err_set(err, CRIA_ERR_FORMAT, "%s: no tokenizer.ggml.model key (the file has no vocabulary)",
                             name);
     }
-    if (!cria_gguf_str_eq(model, "llama")) {
+    cria_vocab_kind kind;
+    if (cria_gguf_str_eq(model, "llama")) {
+        kind = CRIA_VOCAB_SPM;
+    } else if (cria_gguf_str_eq(model, "gpt2")) {
+        kind = CRIA_VOCAB_BPE;
+    } else {
         int shown = model.len > 64 ? 64 : (int)model.len;
         return cria_err_set(err, CRIA_ERR_UNSUPPORTED,
-                            "%s: tokenizer.ggml.model \"%.*s\" is not supported (only \"llama\", SentencePiece)",
+                            "%s: tokenizer.ggml.model \"%.*s\" is not supported (\"llama\", SentencePiece, or "
+                            "\"gpt2\", byte-level BPE)",
                             name, shown, model.ptr);
     }
 
@@ -426,10 +442,19 @@ cria_status cria_vocab_load_gguf(const cria_gguf *g, cria_vocab **out, cria_erro
         v->type[i] = (uint8_t)(ty >= CRIA_TOKEN_UNDEFINED && ty <= CRIA_TOKEN_BYTE ? ty : CRIA_TOKEN_UNDEFINED);
     }
 
-    /* SentencePiece defaults, kept only where the vocab is large enough. */
-    v->unk = 0;
-    v->bos = n > 1 ? 1 : -1;
-    v->eos = n > 2 ? 2 : -1;
+    v->kind = kind;
+    if (kind == CRIA_VOCAB_SPM) {
+        /* SentencePiece defaults, kept only where the vocab is large enough. */
+        v->unk = 0;
+        v->bos = n > 1 ? 1 : -1;
+        v->eos = n > 2 ? 2 : -1;
+    } else {
+        /* llama.cpp's BPE defaults; the pre-tokenizer may turn add_bos on (Llama 3). */
+        v->unk = -1;
+        v->bos = v->eos = n > 11 ? 11 : -1;
+        v->add_bos = false;
+        v->add_space_prefix = false;
+    }
     v->add_eos = false;
     if ((st = gguf_token_id(g, "tokenizer.ggml.bos_token_id", n, &v->bos, err)) != CRIA_OK ||
         (st = gguf_token_id(g, "tokenizer.ggml.eos_token_id", n, &v->eos, err)) != CRIA_OK ||
@@ -444,7 +469,9 @@ cria_status cria_vocab_load_gguf(const cria_gguf *g, cria_vocab **out, cria_erro
     cria_token eot = -1, eom = -1;
     if ((st = gguf_token_id(g, "tokenizer.ggml.eot_token_id", n, &eot, err)) != CRIA_OK ||
         (st = gguf_token_id(g, "tokenizer.ggml.eom_token_id", n, &eom, err)) != CRIA_OK ||
-        (st = vocab_finish(v, (size_t)piece_bytes, err)) != CRIA_OK) {
+        (st = vocab_finish(v, (size_t)piece_bytes, err)) != CRIA_OK ||
+        (kind == CRIA_VOCAB_BPE && ((st = cria_bpe_load(g, v, err)) != CRIA_OK ||
+                                    (st = gguf_flag(g, "tokenizer.ggml.add_bos_token", &v->add_bos, err)) != CRIA_OK))) {
         cria_vocab_free(v);
         return st;
     }

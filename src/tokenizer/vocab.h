@@ -29,7 +29,11 @@ typedef enum cria_token_type {
 
 typedef struct cria_vocab cria_vocab;
 
-/* Builds the vocabulary from a GGUF's tokenizer.ggml.* keys (model "llama" = SPM). Copies what it keeps. */
+/*
+ * Builds the vocabulary from a GGUF's tokenizer.ggml.* keys: model "llama" is
+ * SPM, "gpt2" byte-level BPE (merges and tokenizer.ggml.pre, see bpe.h).
+ * Copies what it keeps.
+ */
 cria_status cria_vocab_load_gguf(const cria_gguf *g, cria_vocab **out, cria_error *err);
 
 /*
@@ -45,14 +49,19 @@ int32_t cria_vocab_n_tokens(const cria_vocab *v);
 cria_token cria_vocab_bos(const cria_vocab *v);
 cria_token cria_vocab_eos(const cria_vocab *v);
 bool cria_vocab_is_eog(const cria_vocab *v, cria_token t);
-bool cria_vocab_add_bos(const cria_vocab *v); /* tokenizer.ggml.add_bos_token (default true for SPM) */
+bool cria_vocab_add_bos(const cria_vocab *v); /* tokenizer.ggml.add_bos_token (default true for SPM, false for BPE) */
 cria_token_type cria_vocab_token_type(const cria_vocab *v, cria_token t);
 /* The stored piece (SPM spelling) of t, NUL-terminated; "" for an id out of range. */
 const char *cria_vocab_piece_raw(const cria_vocab *v, cria_token t);
 
-/* Same contract as cria_tokenize (include/cria.h). */
+/*
+ * Same contract as cria_tokenize (include/cria.h): add_special adds the
+ * tokens the vocabulary asks for, as llama.cpp's add_special does: BOS when
+ * add_bos (tokenizer.ggml.add_bos_token; default true for SPM, false for BPE
+ * but Llama 3's), EOS when add_eos.
+ */
 int32_t cria_vocab_tokenize(const cria_vocab *v, const char *text, size_t len, cria_token *tokens,
-                            int32_t max_tokens, bool add_bos);
+                            int32_t max_tokens, bool add_special);
 
 /* Same contract as cria_token_to_piece (include/cria.h). */
 int32_t cria_vocab_token_to_piece(const cria_vocab *v, cria_token t, char *buf, int32_t cap);
@@ -69,11 +78,11 @@ cria_token cria_vocab_find(const cria_vocab *v, const char *piece, size_t len);
 
 /*
  * cria_vocab_tokenize with llama.cpp's parse_special: when true, the text of
- * control and unknown tokens ("<s>", "</s>", "<unk>") in the input becomes
+ * control and unknown tokens ("<s>", "</s>", "<unk>", "<|endoftext|>") in the input becomes
  * those tokens. User-defined tokens are always matched, as in llama.cpp.
  */
 int32_t cria_vocab_tokenize_ex(const cria_vocab *v, const char *text, size_t len, cria_token *tokens,
-                               int32_t max_tokens, bool add_bos, bool parse_special);
+                               int32_t max_tokens, bool add_special, bool parse_special);
 
 /*
  * Text of n tokens, as llama.cpp's llama_detokenize with remove_special and
