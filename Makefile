@@ -27,6 +27,13 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+# cria --version and cria bench name the commit and the flags they were built from.
+GIT_COMMIT  := $(or $(shell git rev-parse --short HEAD 2>/dev/null),unknown)
+BUILD_FLAGS := $(filter-out -W% -I% -D%,$(CFLAGS))
+$(BUILD)/app/main.o $(BUILD)/app/bench.o: CFLAGS += -DCRIA_GIT_COMMIT='"$(GIT_COMMIT)"' -DCRIA_BUILD_FLAGS='"$(BUILD_FLAGS)"'
+$(BUILD)/app/main.o $(BUILD)/app/bench.o: $(BUILD)/commit  # rewritten only when the commit changes
+$(shell mkdir -p $(BUILD) && (echo $(GIT_COMMIT) | cmp -s - $(BUILD)/commit || echo $(GIT_COMMIT) > $(BUILD)/commit))
+
 # ISA-specific kernels: one file per instruction set, compiled with its flags;
 # the dispatcher picks one at run time (src/base/cpu.c), so the binary runs on
 # any x86-64.

@@ -6,12 +6,20 @@
 #include "cria.h"
 #include "commands.h"
 
+#ifndef CRIA_GIT_COMMIT
+#define CRIA_GIT_COMMIT "unknown"
+#endif
+#ifndef CRIA_BUILD_FLAGS
+#define CRIA_BUILD_FLAGS "unknown"
+#endif
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: cria <command> [options]\n"
                "\n"
                "commands:\n"
                "  run        generate text from a prompt (llama-cli style flags; cria run -h)\n"
+               "  bench      llama-bench style speed tests: pp, tg, thread sweeps (cria bench -h)\n"
                "  synth      write a random-weight model of a real shape (cria synth -h)\n"
                "\n"
                "  cria --version    version, build and instruction sets\n"
@@ -20,9 +28,10 @@ static void usage(FILE *f)
 
 static int version(void)
 {
-    printf("cria %s\n", CRIA_VERSION);
+    printf("cria %s (commit %s)\n", CRIA_VERSION, CRIA_GIT_COMMIT);
     printf("compiler: %s\n", __VERSION__);
-    printf("simd: built avx2 avx512 scalar; detected %s; active %s\n", cria_isa_name(cria_isa_detected()),
+    printf("build flags: %s\n", CRIA_BUILD_FLAGS);
+    printf("simd: built scalar avx2 avx512; detected %s; active %s\n", cria_isa_name(cria_isa_detected()),
            cria_isa_name(cria_isa_active()));
     return 0;
 }
@@ -42,6 +51,8 @@ int main(int argc, char **argv)
         return version();
     if (!strcmp(cmd, "run"))
         return cria_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return cria_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "synth"))
         return cria_cmd_synth(argc - 1, argv + 1);
     fprintf(stderr, "error: unknown command '%s'\n", cmd);
