@@ -21,6 +21,7 @@ static void usage(FILE *f)
                "  run        generate text from a prompt (llama-cli style flags; cria run -h)\n"
                "  bench      llama-bench style speed tests: pp, tg, thread sweeps (cria bench -h)\n"
                "  synth      write a random-weight model of a real shape (cria synth -h)\n"
+               "  tokenize   text to token ids, llama-tokenize style (cria tokenize -h)\n"
                "\n"
                "  cria --version    version, build and instruction sets\n"
                "  cria -h           this help\n");
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
         return cria_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "synth"))
         return cria_cmd_synth(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize"))
+        return cria_cmd_tokenize(argc - 1, argv + 1);
     fprintf(stderr, "error: unknown command '%s'\n", cmd);
     usage(stderr);
     return 1;

@@ -517,6 +517,61 @@ static void test_qwen2_golden(void **state)
     cria_vocab_free(v);
 }
 
+/* ---- cria tokenize ------------------------------------------------------- */
+
+/* Runs cria tokenize with these arguments; returns its stdout (malloc'd) and checks the exit status. */
+static char *run_tokenize(const char *args, int want_rc)
+{
+    char cmd[1024], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "tokenize %s", args);
+    int rc = test_run_cria(cmd, &out, &err);
+    if (rc != want_rc)
+        fail_msg("cria %s: exit %d, want %d; stderr: %s", cmd, rc, want_rc, err ? err : "");
+    free(err);
+    assert_non_null(out);
+    return out;
+}
+
+static void test_cli_tokenize(void **state)
+{
+    (void)state;
+    if (!test_have(GPT2_GGUF) || !test_have("models/stories260K.bin") || !test_have("models/tok512.bin") ||
+        !test_have("models/stories260K-f32.gguf"))
+        skip();
+    char args[1024];
+    /* A vocab-only GGUF, both output forms, special tokens on and off. */
+    snprintf(args, sizeof args, "-m '%s' -p 'Hello world<|endoftext|>' --special", test_shared(GPT2_GGUF));
+    char *out = run_tokenize(args, 0);
+    assert_string_equal(out, " 15496 -> 'Hello'\n   995 -> ' world'\n 50256 -> '<|endoftext|>'\n");
+    free(out);
+    snprintf(args, sizeof args, "-m '%s' -p 'Hello world<|endoftext|>' --ids", test_shared(GPT2_GGUF));
+    out = run_tokenize(args, 0);
+    assert_string_equal(out, "[15496, 995, 27, 91, 437, 1659, 5239, 91, 29]\n");
+    free(out);
+    /* A model GGUF (SPM): BOS by default, none with --no-bos. */
+    snprintf(args, sizeof args, "-m '%s' -p 'Once upon a time' --ids", test_shared("models/stories260K-f32.gguf"));
+    out = run_tokenize(args, 0);
+    assert_string_equal(out, "[1, 403, 407, 261, 378]\n");
+    free(out);
+    snprintf(args, sizeof args, "-m '%s' -p 'Once upon a time' --ids --no-bos",
+             test_shared("models/stories260K-f32.gguf"));
+    out = run_tokenize(args, 0);
+    assert_string_equal(out, "[403, 407, 261, 378]\n");
+    free(out);
+    /* A llama2.c checkpoint with its tokenizer.bin, piece form. */
+    snprintf(args, sizeof args, "-m '%s' --vocab '%s' -p 'Once upon'", test_shared("models/stories260K.bin"),
+             test_shared("models/tok512.bin"));
+    out = run_tokenize(args, 0);
+    assert_string_equal(out, "     1 -> '<s>'\n   403 -> ' Once'\n   407 -> ' upon'\n");
+    free(out);
+    /* Errors: no text, a missing file, a checkpoint without its tokenizer. */
+    snprintf(args, sizeof args, "-m '%s'", test_shared(GPT2_GGUF));
+    free(run_tokenize(args, 1));
+    free(run_tokenize("-m /nonexistent/model.gguf -p x", 1));
+    snprintf(args, sizeof args, "-m '%s' -p x", test_shared("models/stories260K.bin"));
+    free(run_tokenize(args, 1));
+}
+
 /* ---- speed --------------------------------------------------------------- */
 
 /* Tokenizes a few MB of mixed text (the reference inputs, repeated) and reports MB/s. */
@@ -564,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_pre_splits),
         cmocka_unit_test(test_qwen2_golden),
+        cmocka_unit_test(test_cli_tokenize),
         cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
