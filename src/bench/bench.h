@@ -96,6 +96,8 @@ typedef struct cria_bench_model {
     const char *filename;      /* borrowed path */
     char type[64];             /* "llama 15M F32" */
     uint64_t size;             /* weight bytes */
+    uint64_t bytes_per_token;  /* weight bytes one generated token reads: all but the token embedding,
+                                  of which one row (all of it when the classifier shares it) */
     uint64_t n_params;
 } cria_bench_model;
 
@@ -107,7 +109,7 @@ typedef struct cria_bench_result {
     int64_t *samples_ns;       /* owned (cria_bench_result_free) */
     double *samples_ts;        /* tokens/s per sample */
     double avg_ns, stddev_ns, avg_ts, stddev_ts;
-    double achieved;           /* GB/s (tg: weight bytes per token x t/s) or GFLOP/s (pp, pp+tg: 2 x params per token x t/s) */
+    double achieved;           /* GB/s (tg: bytes_per_token x t/s) or GFLOP/s (pp, pp+tg: 2 x params per token x t/s) */
     double limit;              /* the machine's, from the probe (0: unknown) */
     double pct_limit;          /* 100 x achieved / limit */
     double speedup, efficiency; /* --sweep-threads: vs the 1-thread row of the same test; 0: none */

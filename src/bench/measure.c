@@ -161,6 +161,10 @@ static void describe_model(const cria_model *model, const char *path, cria_bench
     out->filename = path;
     out->size = mi.weight_bytes;
     out->n_params = mi.n_params;
+    const uint64_t embd = (uint64_t)model->tok_embd.rows * model->tok_embd.row_bytes;
+    out->bytes_per_token = mi.weight_bytes;
+    if (!model->tied_output && embd < mi.weight_bytes)
+        out->bytes_per_token = mi.weight_bytes - embd + model->tok_embd.row_bytes;
     const double np = (double)mi.n_params;
     char size[32];
     if (np >= 1e9)
@@ -192,7 +196,7 @@ static void summarise(cria_bench_result *r, const cria_bench_system *sys)
     r->avg_ts = cria_bench_mean(r->samples_ts, n);
     r->stddev_ts = cria_bench_stddev(r->samples_ts, n);
     if (r->test.n_prompt == 0)
-        r->achieved = (double)r->model.size * r->avg_ts / 1e9;
+        r->achieved = (double)r->model.bytes_per_token * r->avg_ts / 1e9;
     else
         r->achieved = 2.0 * (double)r->model.n_params * r->avg_ts / 1e9;
     r->limit = cria_bench_limit(sys, &r->test);

@@ -177,8 +177,9 @@ static void json_row(cria_bench_writer *w, const cria_bench_result *r, const cha
     json_str(f, r->model.filename);
     fprintf(f, "%s\"model_type\": ", sep);
     json_str(f, r->model.type);
-    fprintf(f, "%s\"model_size\": %llu%s\"model_n_params\": %llu", sep, (unsigned long long)r->model.size, sep,
-            (unsigned long long)r->model.n_params);
+    fprintf(f, "%s\"model_size\": %llu%s\"model_n_params\": %llu%s\"model_bytes_per_token\": %llu", sep,
+            (unsigned long long)r->model.size, sep, (unsigned long long)r->model.n_params, sep,
+            (unsigned long long)r->model.bytes_per_token);
     fprintf(f, "%s\"n_batch\": %d%s\"n_ubatch\": %d%s\"n_threads\": %d%s\"cpu_mask\": ", sep, r->test.n_batch, sep,
             r->test.n_batch, sep, r->test.n_threads, sep);
     json_str(f, r->test.cpu_mask ? r->test.cpu_mask : "0x0");

@@ -61,13 +61,13 @@ typedef struct probe_job {
     float sink[PROBE_MAX_THREADS];
 } probe_job;
 
-/* Each thread reads its own contiguous slice (256-byte multiples). */
+/* Each thread reads its own contiguous slice (512-byte multiples: the read loops' unit). */
 static void slice(const probe_job *j, int ith, int nth, size_t *off, size_t *len)
 {
     long lo, hi;
-    cria_split_range((long)(j->size / 256), ith, nth, &lo, &hi);
-    *off = (size_t)lo * 256;
-    *len = (size_t)(hi - lo) * 256;
+    cria_split_range((long)(j->size / 512), ith, nth, &lo, &hi);
+    *off = (size_t)lo * 512;
+    *len = (size_t)(hi - lo) * 512;
 }
 
 /* First touch by the thread that will read the slice (its NUMA node). */

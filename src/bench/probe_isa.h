@@ -16,7 +16,7 @@
  */
 typedef float (*cria_probe_fma_fn)(int64_t iters, double *flops);
 
-/* Reads n bytes from p (n a multiple of 256, p 64-byte aligned) and returns a checksum of them. */
+/* Reads n bytes from p (n a multiple of 512, p 64-byte aligned) and returns a checksum of them. */
 typedef uint64_t (*cria_probe_read_fn)(const void *p, size_t n);
 
 float cria_probe_fma_avx2(int64_t iters, double *flops);
