@@ -79,9 +79,11 @@ int cria_token_is_eog(const cria_model *model, cria_token t); /* end of generati
 
 /*
  * Tokenizes text (len bytes; need not be NUL-terminated) into at most
- * max_tokens ids, prefixed with BOS when add_bos. Returns the number of
- * tokens, or -(needed) when max_tokens is too small (nothing is written past
- * max_tokens).
+ * max_tokens ids. add_bos adds the special tokens the vocabulary asks for, as
+ * llama.cpp's add_special: BOS when tokenizer.ggml.add_bos_token (default true
+ * for SentencePiece vocabularies, false for BPE ones but Llama 3's), EOS when
+ * add_eos_token. Returns the number of tokens, or -(needed) when max_tokens
+ * is too small (nothing is written past max_tokens).
  */
 int32_t cria_tokenize(const cria_model *model, const char *text, size_t len, cria_token *tokens,
                       int32_t max_tokens, int add_bos);
