@@ -33,6 +33,8 @@ static void bench_usage(FILE *f)
             "  -n, --n-gen N[,N]         generation tests tgN: N single-token decodes (default 128; 0: none)\n"
             "  -pg N,M                   a prompt of N tokens then M generated (test ppN+tgM); repeatable\n"
             "  -b, --batch-size N[,N]    most prompt tokens per decode (default 2048)\n"
+            "  -c, --ctx-size N[,N]      context sizes (default: the test's tokens); adds n_ctx, KV cache and\n"
+            "                            peak resident memory columns to md (csv and json always carry them)\n"
             "  -t, --threads N[,N]       threads (default: physical cores)\n"
             "  -r, --repetitions N       timed runs per test after one warm-up (default 5)\n"
             "      --delay SECONDS       sleep before each test (default 0)\n"
@@ -95,7 +97,7 @@ static bool split_strings(const char *opt, char *s, const char **out, int32_t *n
 typedef struct bench_opts {
     cria_bench_params p;
     cria_bench_format format;
-    bool given_p, given_n, given_b, given_t, given_poll, given_strict, given_mask;
+    bool given_p, given_n, given_b, given_t, given_poll, given_strict, given_mask, given_c;
 } bench_opts;
 
 /* Reads the value of list option argv[*i] into l, replacing the default on the option's first use. */
@@ -143,6 +145,8 @@ static bool parse_args(int argc, char **argv, bench_opts *o, bool *help)
             }
         } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
             ok = list_arg(argc, argv, &i, 1, 1 << 20, &o->given_b, &p->n_batch);
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
+            ok = list_arg(argc, argv, &i, 1, 1 << 24, &o->given_c, &p->n_ctx);
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             ok = list_arg(argc, argv, &i, 1, BENCH_MAX_THREADS, &o->given_t, &p->n_threads);
         } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
@@ -297,6 +301,7 @@ int cria_cmd_bench(int argc, char **argv)
     s->w = (cria_bench_writer){.out = stdout,
                                .format = o->format,
                                .sweep = p->sweep_threads,
+                               .memory = o->given_c,
                                .sys = &sys,
                                .build = {.version = CRIA_VERSION, .commit = CRIA_GIT_COMMIT, .compiler = __VERSION__}};
     cria_bench_write_header(&s->w);

@@ -196,6 +196,29 @@ static void test_repeated_and_models(void **state)
     free(out);
 }
 
+/* -c: one row per context size, with n_ctx, KV cache bytes and peak RSS; --progress lines on stderr. */
+static void test_ctx_sizes_and_progress(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT(GGUF_F32);
+    char *out, *err;
+    assert_int_equal(bench(&out, &err, "-m %s -p 8 -n 0 -r 2 -c 64,128 --progress", test_shared(GGUF_F32)), 0);
+    assert_contains(out, "KV MiB");
+    assert_contains(out, "peak RSS MiB");
+    assert_contains(out, "|      64 |");
+    assert_contains(out, "|     128 |");
+    assert_int_equal(count_lines(out), 2 + 2);
+    assert_contains(err, "cria bench: test 1/2: pp8, ");
+    assert_contains(err, "repetition 2/2");
+    free(out);
+    free(err);
+    assert_int_equal(bench(&out, NULL, "-m %s -p 8 -n 0 -r 1 -c 64 -o csv", test_shared(GGUF_F32)), 0);
+    assert_contains(out, ",n_ctx,kv_bytes,peak_rss_bytes\n");
+    /* stories260K: 5 layers, 4 kv heads of 8: 64 cells x 5 x 32 x 2 (K, V) x 2 bytes */
+    assert_contains(out, ",64,40960,");
+    free(out);
+}
+
 /* Runs python3 on a file: 0 when the check passes. */
 static int python_check(const char *script, const char *path)
 {
@@ -207,7 +230,7 @@ static int python_check(const char *script, const char *path)
 static const char *const json_fields[] = {"build_commit", "cpu_info", "model_filename", "model_type", "model_size",
                                           "model_n_params", "n_batch", "n_threads", "n_prompt", "n_gen", "avg_ns",
                                           "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts", "test",
-                                          "achieved", "pct_limit", "system"};
+                                          "achieved", "pct_limit", "n_ctx", "kv_bytes", "peak_rss_bytes", "system"};
 
 static void check_json(const char *format, const char *loader)
 {
@@ -349,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_run_md),
         cmocka_unit_test(test_csv_cross_product),
         cmocka_unit_test(test_repeated_and_models),
+        cmocka_unit_test(test_ctx_sizes_and_progress),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_jsonl),
         cmocka_unit_test(test_sweep),

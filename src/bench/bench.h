@@ -34,6 +34,7 @@ typedef struct cria_bench_params {
     cria_bench_list n_threads;               /* -t; a value 0 stands for the physical cores */
     cria_bench_list poll;                    /* --poll 0..100 */
     cria_bench_list cpu_strict;              /* --cpu-strict 0|1 */
+    cria_bench_list n_ctx;                   /* -c: context sizes; 0 (the default): n_prompt + n_gen */
     int32_t n_cpu_mask;
     const char *cpu_mask[CRIA_BENCH_MAX_LIST]; /* -C; "" or NULL: none */
     const char *numa;                          /* --numa; NULL: none */
@@ -52,13 +53,14 @@ typedef struct cria_bench_test {
     int32_t model;          /* index into params.models */
     int32_t n_prompt, n_gen;
     int32_t n_batch, n_threads, poll, cpu_strict;
+    int32_t n_ctx;          /* -c; the context made holds at least n_prompt + n_gen */
     const char *cpu_mask;   /* borrowed; NULL: none */
 } cria_bench_test;
 
 /*
  * Expands params into test instances in llama-bench's order (models, then
- * batch, threads, poll, strict, mask; within each: pp tests, tg tests, pg
- * tests). Writes up to cap of them (tests may be NULL when cap is 0) and
+ * batch, threads, poll, strict, mask, context size; within each: pp tests,
+ * tg tests, pg tests). Writes up to cap of them (tests may be NULL when cap is 0) and
  * returns how many there are in all.
  */
 int32_t cria_bench_expand(const cria_bench_params *p, cria_bench_test *tests, int32_t cap);
@@ -113,6 +115,10 @@ typedef struct cria_bench_result {
     double limit;              /* the machine's, from the probe (0: unknown) */
     double pct_limit;          /* 100 x achieved / limit */
     double speedup, efficiency; /* --sweep-threads: vs the 1-thread row of the same test; 0: none */
+    int32_t n_ctx;             /* the context's size */
+    uint64_t kv_bytes;         /* its KV cache (keys and values, f16) */
+    uint64_t peak_rss;         /* peak resident bytes during the test (VmHWM, reset before it where the
+                                  kernel allows; else the process's peak so far); 0: unknown */
     char time[32];             /* ISO 8601 UTC start time (llama-bench's test_time) */
 } cria_bench_result;
 
@@ -127,8 +133,8 @@ typedef bool (*cria_bench_on_result)(const cria_bench_result *r, void *user);
 /*
  * Runs every test of params (cria_bench_expand) against the probed system,
  * calling on_result after each. Models are loaded once each; a context is
- * made per test (n_ctx = n_prompt + n_gen) and the KV cache cleared before
- * each repetition. Returns CRIA_OK, or the first error (a model that does
+ * made per test (n_ctx: -c, at least n_prompt + n_gen) and the KV cache
+ * cleared before each repetition. Returns CRIA_OK, or the first error (a model that does
  * not load, a bad placement, a failed decode) with err filled.
  */
 cria_status cria_bench_run(const cria_bench_params *params, const cria_bench_system *sys, cria_bench_on_result on_result,
@@ -156,6 +162,7 @@ typedef struct cria_bench_writer {
     FILE *out;
     cria_bench_format format;
     bool sweep;                /* add speedup and efficiency columns */
+    bool memory;               /* md: add n_ctx, KV cache and peak RSS columns (-c given) */
     const cria_bench_system *sys;
     cria_bench_build build;
     int32_t n_rows;

@@ -23,6 +23,7 @@ cria_bench_params cria_bench_default_params(void)
     p.n_threads = (cria_bench_list){.n = 1, .v = {0}};
     p.poll = (cria_bench_list){.n = 1, .v = {50}};
     p.cpu_strict = (cria_bench_list){.n = 1, .v = {0}};
+    p.n_ctx = (cria_bench_list){.n = 1, .v = {0}};
     p.n_cpu_mask = 1;
     p.cpu_mask[0] = NULL;
     p.reps = 5;
@@ -37,10 +38,14 @@ int32_t cria_bench_expand(const cria_bench_params *p, cria_bench_test *tests, in
             for (int32_t t = 0; t < p->n_threads.n; t++)
                 for (int32_t po = 0; po < p->poll.n; po++)
                     for (int32_t s = 0; s < p->cpu_strict.n; s++)
-                        for (int32_t c = 0; c < p->n_cpu_mask; c++) {
-                            const cria_bench_test base = {
-                                .model = m, .n_batch = p->n_batch.v[b], .n_threads = p->n_threads.v[t],
-                                .poll = p->poll.v[po], .cpu_strict = p->cpu_strict.v[s], .cpu_mask = p->cpu_mask[c]};
+                        for (int32_t c = 0; c < p->n_cpu_mask * p->n_ctx.n; c++) {
+                            const cria_bench_test base = {.model = m,
+                                                          .n_batch = p->n_batch.v[b],
+                                                          .n_threads = p->n_threads.v[t],
+                                                          .poll = p->poll.v[po],
+                                                          .cpu_strict = p->cpu_strict.v[s],
+                                                          .cpu_mask = p->cpu_mask[c / p->n_ctx.n],
+                                                          .n_ctx = p->n_ctx.v[c % p->n_ctx.n]};
                             const int32_t n_kinds = p->n_prompt.n + p->n_gen.n + p->pg_prompt.n;
                             for (int32_t k = 0; k < n_kinds; k++) {
                                 cria_bench_test x = base;
@@ -219,6 +224,35 @@ static void utc_now(char *buf, size_t cap)
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * Resets the kernel's peak-RSS mark (VmHWM) to the current RSS, so that the
+ * next peak_rss() is this test's; false where the kernel refuses.
+ */
+static bool reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return false;
+    bool ok = fputs("5", f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    return ok;
+}
+
+/* The peak resident set in bytes (VmHWM of /proc/self/status); 0 when unreadable. */
+static uint64_t peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kib * 1024u;
+}
+
 /* Runs one test on a loaded model: warm-up, then the timed repetitions into r. */
 static cria_status measure(cria_model *model, const cria_bench_params *p, const cria_bench_test *t,
                            const cria_placement *pl, cria_bench_result *r, int32_t index, int32_t n_tests,
@@ -227,7 +261,7 @@ static cria_status measure(cria_model *model, const cria_bench_params *p, const 
     char name[48];
     cria_bench_test_name(t, name, sizeof name);
     cria_context_params cp = cria_context_default_params();
-    cp.n_ctx = t->n_prompt + t->n_gen;
+    cp.n_ctx = t->n_prompt + t->n_gen > t->n_ctx ? t->n_prompt + t->n_gen : t->n_ctx;
     cp.n_batch = t->n_prompt > 0 ? (t->n_batch < t->n_prompt ? t->n_batch : t->n_prompt) : 1;
     cp.n_threads = cp.n_threads_batch = t->n_threads;
     cp.placement = pl;
@@ -236,9 +270,13 @@ static cria_status measure(cria_model *model, const cria_bench_params *p, const 
                    .rng = 1234};
     if (b.bos < 0 || b.bos >= b.n_vocab)
         b.bos = 0;
+    reset_peak_rss(); /* where refused, peak_rss() is the process's peak so far */
     cria_status st = cria_context_init(model, &cp, &b.ctx, err);
     if (st != CRIA_OK)
         return st;
+    r->n_ctx = cp.n_ctx;
+    r->kv_bytes = (uint64_t)cp.n_ctx * (uint64_t)model->hp.n_layer * (uint64_t)model->hp.n_head_kv *
+                  (uint64_t)model->hp.head_dim * 2u * sizeof(uint16_t);
     b.batch = cria_batch_init(cp.n_batch);
     r->samples_ns = calloc((size_t)p->reps, sizeof *r->samples_ns);
     r->samples_ts = calloc((size_t)p->reps, sizeof *r->samples_ts);
@@ -262,6 +300,7 @@ static cria_status measure(cria_model *model, const cria_bench_params *p, const 
         r->samples_ns[rep] = now_ns() - t0;
         r->n_samples = rep + 1;
     }
+    r->peak_rss = peak_rss();
 done:
     cria_batch_free(&b.batch);
     cria_context_free(b.ctx);
@@ -276,7 +315,7 @@ static int32_t sweep_base(const cria_bench_result *rows, int32_t i)
         const cria_bench_test *u = &rows[j].test;
         if (u->n_threads == 1 && u->model == t->model && u->n_prompt == t->n_prompt && u->n_gen == t->n_gen &&
             u->n_batch == t->n_batch && u->poll == t->poll && u->cpu_strict == t->cpu_strict &&
-            u->cpu_mask == t->cpu_mask)
+            u->cpu_mask == t->cpu_mask && u->n_ctx == t->n_ctx)
             return j;
     }
     return -1;
