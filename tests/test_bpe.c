@@ -410,9 +410,12 @@ static void test_load_errors(void **state)
     cria_vocab_free(v);
     v = NULL;
 
-    /* Every pre-tokenizer the issue names loads. */
-    static const char *const names[] = {"gpt-2", "llama-bpe", "llama3", "qwen2", "deepseek-llm", "deepseek-coder",
-                                        "falcon", "starcoder", "refact", "mpt", "gpt-neox", "default"};
+    /* Every pre-tokenizer the issue names loads, and the others cria knows. */
+    static const char *const names[] = {
+        "gpt-2",       "llama-bpe", "llama3",  "qwen2",   "deepseek-llm", "deepseek-coder", "falcon",
+        "starcoder",   "refact",    "mpt",     "gpt-neox", "default",     "deepseek-v3",    "gpt-4o",
+        "tekken",      "viking",    "poro-chat", "dbrx",  "command-r",    "stablelm2",      "chatglm-bpe",
+    };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         cria_status st = load_written(write_bpe_gguf(good, 2, false, names[i]), &v, &err);
         if (st != CRIA_OK)
@@ -467,6 +470,9 @@ static void test_pre_splits(void **state)
     assert_string_equal(split_with("default", t), "Hello| world|'|s| |123|45| | x|\n");
     assert_string_equal(split_with("deepseek-coder", t), "Hello| world|'|s| |1|2|3|4|5| | x|\n");
     assert_string_equal(split_with("deepseek-llm", t), "Hello| world|'|s| |12345| | x|\n");
+    assert_string_equal(split_with("deepseek-v3", t), "Hello| world|'s| |123|45| | x|\n");
+    assert_string_equal(split_with("gpt-4o", t), "Hello| world's| |123|45| | x|\n");
+    assert_string_equal(split_with("tekken", t), "Hello| world|'s| |1|2|3|4|5| | x|\n");
     /* Unicode letters and case-insensitive contractions. */
     assert_string_equal(split_with("gpt-2", "\xd0\xbd\xd0\xb5 \xd0\xbd\xd0\xb0"), "\xd0\xbd\xd0\xb5| \xd0\xbd\xd0\xb0");
     assert_string_equal(split_with("llama3", "I'LL GO"), "I|'LL| GO");

@@ -40,6 +40,21 @@
 /* CJK ideographs U+4E00-U+9FA5, U+0800-U+4E00 and Hangul U+AC00-U+D7FF, as DeepSeek writes them. */
 #define RE_DEEPSEEK_CJK "[\\x{4E00}-\\x{9FA5}\\x{0800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
 
+/* GPT-4o (o200k): cased words with their contractions, digits in groups of up to 3. */
+#define RE_WORDS_CASED                                                                                        \
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
+#define RE_WORDS_UPPER                                                                                        \
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*"
+#define RE_CONTRACTION "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+#define RE_GPT4O                                                                                              \
+    RE_WORDS_CASED RE_CONTRACTION "|" RE_WORDS_UPPER RE_CONTRACTION                                           \
+    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+/* Mistral's Tekken: the same words without contractions, single digits. */
+#define RE_TEKKEN                                                                                             \
+    RE_WORDS_CASED "|" RE_WORDS_UPPER "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+/* Poro, Viking, BLOOM: anything up to a space or one of these punctuation marks. */
+#define RE_PORO " ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{0964}\\x{06D4}\\x{060C})]+"
+
 typedef struct pre_kind {
     const char *expr[PRE_MAX_EXPR]; /* NULL-terminated */
 } pre_kind;
@@ -59,8 +74,17 @@ static const pre_kind pre_deepseek_llm = {{
     "\\p{N}+",
 }};
 static const pre_kind pre_deepseek_coder = {{"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_DEEPSEEK_CJK, "\\p{N}", NULL}};
-static const pre_kind pre_poro = {
-    {" ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{0964}\\x{06D4}\\x{060C})]+", NULL}};
+static const pre_kind pre_deepseek_v3 = {{
+    "\\p{N}{1,3}",
+    "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+",
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
+    "| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    NULL,
+}};
+static const pre_kind pre_gpt4o = {{RE_GPT4O, NULL}};
+static const pre_kind pre_tekken = {{RE_TEKKEN, NULL}};
+static const pre_kind pre_poro = {{RE_PORO, NULL}};
+static const pre_kind pre_viking = {{RE_PORO, "\\p{N}", NULL}};
 
 /* Each tokenizer.ggml.pre name cria knows, with its expressions and settings (llama.cpp's names). */
 static const struct pre_name {
@@ -75,27 +99,51 @@ static const struct pre_name {
     {"olmo", &pre_gpt2, {false, false}},
     {"jais", &pre_gpt2, {false, false}},
     {"roberta-bpe", &pre_gpt2, {false, false}},
+    {"jina-es", &pre_gpt2, {false, false}},
+    {"jina-de", &pre_gpt2, {false, false}},
+    {"jina-v1-en", &pre_gpt2, {false, false}},
+    {"jina-v2-es", &pre_gpt2, {false, false}},
+    {"jina-v2-de", &pre_gpt2, {false, false}},
+    {"jina-v2-code", &pre_gpt2, {false, false}},
+    {"gigachat", &pre_gpt2, {false, false}},
+    {"exaone4", &pre_gpt2, {false, false}},
     /* GPT-NeoX (Pythia) uses the byte-level GPT-2 expression; llama.cpp files from it carry no name. */
     {"gpt-neox", &pre_gpt2, {false, false}},
     {"llama3", &pre_llama3, {true, true}},
     {"llama-v3", &pre_llama3, {true, true}},
     {"llama-bpe", &pre_llama3, {true, true}},
     {"falcon3", &pre_llama3, {true, true}},
+    {"falcon-h1", &pre_llama3, {true, true}},
+    {"pixtral", &pre_llama3, {true, true}},
+    {"midm-2.0", &pre_llama3, {true, true}},
+    {"lfm2", &pre_llama3, {true, true}},
+    {"chatglm-bpe", &pre_llama3, {false, false}},
+    {"glm4", &pre_llama3, {false, false}},
     {"dbrx", &pre_llama3, {false, false}},
     {"smaug-bpe", &pre_llama3, {false, false}},
     {"qwen2", &pre_qwen2, {false, false}},
     {"deepseek-r1-qwen", &pre_qwen2, {false, false}},
     {"stablelm2", &pre_qwen2, {false, false}},
+    {"megrez", &pre_qwen2, {false, false}},
+    {"grok-2", &pre_qwen2, {false, false}},
     {"deepseek-llm", &pre_deepseek_llm, {false, false}},
     {"deepseek-coder", &pre_deepseek_coder, {false, false}},
+    {"deepseek-v3", &pre_deepseek_v3, {false, false}},
+    {"gpt-4o", &pre_gpt4o, {false, false}},
+    {"llama4", &pre_gpt4o, {false, false}},
+    {"tekken", &pre_tekken, {true, true}},
     {"falcon", &pre_falcon, {false, false}},
     {"starcoder", &pre_starcoder, {false, false}},
     {"refact", &pre_starcoder, {false, false}},
     {"command-r", &pre_starcoder, {false, false}},
     {"smollm", &pre_starcoder, {false, false}},
     {"codeshell", &pre_starcoder, {false, false}},
+    {"exaone", &pre_starcoder, {false, false}},
+    {"minerva-7b", &pre_starcoder, {false, false}},
     {"poro-chat", &pre_poro, {false, false}},
     {"bloom", &pre_poro, {false, false}},
+    {"gpt3-finnish", &pre_poro, {false, false}},
+    {"viking", &pre_viking, {false, false}},
 };
 
 struct cria_bpe_pre {
