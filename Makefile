@@ -15,6 +15,7 @@ OPT     ?= -O2
 SAN     ?=
 V       ?=
 Q       := $(if $(V),,@)
+.DEFAULT_GOAL := all
 
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wundef -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wwrite-strings -Wvla -Wformat=2 -Wimplicit-fallthrough -Wcast-qual \
