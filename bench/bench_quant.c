@@ -5,7 +5,11 @@
  * per second, and the speedup over the scalar reference. Also the
  * activation quantizers (Q8_0, Q8_K) per level.
  *
- *   make build/bench/bench_quant && build/bench/bench_quant [-k COLS] [-r ROWS]
+ * Then the memory-bound case generation lives in: one-token matmuls
+ * (cria_matmul, the engine's GEMV) over a weight matrix far larger than the
+ * last-level cache, 1 and 2 threads, reported as GB/s of weights streamed.
+ *
+ *   make build/bench/bench_quant && build/bench/bench_quant [-k COLS] [-r ROWS] [-m MIB]
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/matmul.h"
+#include "parallel/pool.h"
 #include "quant/quant.h"
 
 static double now_s(void)
@@ -73,14 +79,77 @@ static double time_rows(cria_vec_dot_rows_fn dot, int64_t cols, int64_t rows, si
     return best;
 }
 
+/*
+ * One-token matmuls over `mib` MiB of weights of type t (2048 columns,
+ * TinyLlama's width; far beyond the caches): best GB/s of weights over a few
+ * passes, at the best ISA level; f32 (the vector table's dot) for comparison.
+ */
+static void gemv_stream(cria_dtype t, int mib)
+{
+    const int64_t cols = 2048;
+    uint64_t rb = 0;
+    cria_dtype_row_bytes(t, (uint64_t)cols, &rb);
+    const size_t row_bytes = (size_t)rb;
+    const int64_t rows = ((int64_t)mib << 20) / (int64_t)row_bytes;
+    char *w = malloc(row_bytes * (size_t)rows);
+    float *x = malloc((size_t)cols * sizeof *x), *y = malloc((size_t)rows * sizeof *y);
+    void *scratch = malloc(cria_matmul_scratch_bytes(1, cols));
+    for (int64_t i = 0; i < cols; i++)
+        x[i] = sinf(0.1f * (float)i);
+    /* 64 distinct rows, tiled: the values do not matter to the time, the bytes do */
+    enum { DISTINCT = 64 };
+    float *row = malloc((size_t)cols * sizeof *row);
+    const cria_quant_traits *q = cria_quant_traits_for(t, CRIA_ISA_SCALAR);
+    for (int64_t r = 0; r < rows; r++) {
+        if (r >= DISTINCT) {
+            memcpy(w + (size_t)r * row_bytes, w + (size_t)(r % DISTINCT) * row_bytes, row_bytes);
+            continue;
+        }
+        for (int64_t i = 0; i < cols; i++)
+            row[i] = 0.02f * sinf(0.37f * (float)(i + r * 7));
+        if (q)
+            q->from_float(row, w + (size_t)r * row_bytes, cols);
+        else
+            memcpy(w + (size_t)r * row_bytes, row, row_bytes); /* f32 */
+    }
+    const cria_weight wt = {.data = w, .type = t, .rows = rows, .cols = cols, .row_bytes = row_bytes};
+    const cria_vec_kernels *vk = cria_vec_for(cria_isa_detected());
+    for (int nth = 1; nth <= 2; nth++) {
+        cria_pool *pool = NULL;
+        cria_error err;
+        if (cria_pool_init(nth, &pool, &err) != CRIA_OK) {
+            fprintf(stderr, "pool: %s\n", err.msg);
+            break;
+        }
+        double best = 1e30;
+        for (int rep = 0; rep < 8; rep++) {
+            const double t0 = now_s();
+            cria_matmul(vk, pool, nth, &wt, x, 1, y, scratch);
+            best = fmin(best, now_s() - t0);
+        }
+        sink = y[rows / 2];
+        printf("| %s | %d | %d | %.2f | %.1f |\n", cria_dtype_name(t), mib, nth, best * 1e3,
+               (double)(row_bytes * (size_t)rows) / best * 1e-9);
+        cria_pool_free(pool);
+    }
+    free(row);
+    free(w);
+    free(x);
+    free(y);
+    free(scratch);
+}
+
 int main(int argc, char **argv)
 {
     int64_t cols = 4096, rows = 128;
+    int mib = 512;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-k"))
             cols = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "-r"))
             rows = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "-m"))
+            mib = atoi(argv[i + 1]);
     }
     cols = (cols + 255) / 256 * 256;
     const cria_isa top = cria_isa_detected();
@@ -146,6 +215,12 @@ int main(int argc, char **argv)
                    base / best);
         }
     }
+    printf("\none-token matmul (cria_matmul) streaming weights from memory, 2048 columns, %s kernels\n\n"
+           "| type | weight MiB | threads | ms per matmul | GB/s of weights |\n| --- | --- | --- | --- | --- |\n",
+           cria_isa_name(top));
+    const cria_dtype streamed[] = {CRIA_DTYPE_F32, CRIA_DTYPE_Q8_0, CRIA_DTYPE_Q4_0, CRIA_DTYPE_Q4_K, CRIA_DTYPE_Q6_K};
+    for (size_t t = 0; t < sizeof streamed / sizeof streamed[0]; t++)
+        gemv_stream(streamed[t], mib);
     free(x);
     free(act);
     free(w);
