@@ -13,17 +13,26 @@
 #define CRIA_BUILD_FLAGS "unknown"
 #endif
 
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"run", cria_cmd_run, "generate text from a prompt (llama-cli style flags; cria run -h)"},
+    {"bench", cria_cmd_bench, "llama-bench style speed tests: pp, tg, thread sweeps (cria bench -h)"},
+    {"info", cria_cmd_info, "a model file's metadata, hyper-parameters and tensor table (cria info -h)"},
+    {"tokenize", cria_cmd_tokenize, "text to token ids, llama-tokenize style (cria tokenize -h)"},
+    {"synth", cria_cmd_synth, "write a random-weight model of a real shape (cria synth -h)"},
+};
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cria <command> [options]\n"
-               "\n"
-               "commands:\n"
-               "  run        generate text from a prompt (llama-cli style flags; cria run -h)\n"
-               "  bench      llama-bench style speed tests: pp, tg, thread sweeps (cria bench -h)\n"
-               "  synth      write a random-weight model of a real shape (cria synth -h)\n"
-               "  tokenize   text to token ids, llama-tokenize style (cria tokenize -h)\n"
-               "\n"
-               "  cria --version    version, build and instruction sets\n"
+    fprintf(f, "usage: cria <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n  cria --version    version, build and instruction sets\n"
                "  cria -h           this help\n");
 }
 
@@ -50,14 +59,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version"))
         return version();
-    if (!strcmp(cmd, "run"))
-        return cria_cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "bench"))
-        return cria_cmd_bench(argc - 1, argv + 1);
-    if (!strcmp(cmd, "synth"))
-        return cria_cmd_synth(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tokenize"))
-        return cria_cmd_tokenize(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (!strcmp(cmd, commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    }
     fprintf(stderr, "error: unknown command '%s'\n", cmd);
     usage(stderr);
     return 1;

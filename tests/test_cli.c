@@ -1124,6 +1124,35 @@ static void test_make_run_without_model(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* cria info: the metadata and tensor table of a GGUF, the hyper-parameters of a checkpoint, clear errors. */
+static void test_info(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT(GGUF_F32);
+    SKIP_WITHOUT(CKPT);
+    SKIP_WITHOUT(TOK512);
+    char *args = fmt_args("info '%s'", test_shared(GGUF_F32));
+    char *out = run_ok(args, NULL);
+    assert_contains(out, "GGUF v3");
+    assert_contains(out, "architecture: llama");
+    assert_contains(out, "llama.embedding_length");
+    assert_contains(out, "token_embd.weight");
+    assert_contains(out, "[64, 512]");
+    assert_contains(out, "32.000 bits per weight");
+    free(out);
+    free(args);
+    args = fmt_args("info --vocab '%s' '%s'", test_shared(TOK512), test_shared(CKPT));
+    out = run_ok(args, NULL);
+    assert_contains(out, "llama2.c checkpoint");
+    assert_contains(out, "n_embd 64");
+    assert_contains(out, "tied output");
+    free(out);
+    free(args);
+    expect_error("info /nonexistent/model.gguf", "/nonexistent/model.gguf", "cannot open", (const char *)NULL);
+    expect_error("info", "no model", (const char *)NULL);
+    expect_error("info --bogus x", "--bogus", (const char *)NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1157,6 +1186,7 @@ int main(void)
         cmocka_unit_test(test_n_zero),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_make_run_without_model),
+        cmocka_unit_test(test_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
