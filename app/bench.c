@@ -36,6 +36,9 @@ static void bench_usage(FILE *f)
             "  -c, --ctx-size N[,N]      context sizes (default: the test's tokens); adds n_ctx, KV cache and\n"
             "                            peak resident memory columns to md (csv and json always carry them)\n"
             "  -t, --threads N[,N]       threads (default: physical cores)\n"
+            "      --configs NxT[,NxT]   outer x inner: N sequences generated at once, each on its own context\n"
+            "                            with T threads (replaces -t; threads unpinned when N > 1); t/s is\n"
+            "                            all sequences together, t/s/seq one sequence's\n"
             "  -r, --repetitions N       timed runs per test after one warm-up (default 5)\n"
             "      --delay SECONDS       sleep before each test (default 0)\n"
             "  -C, --cpu-mask HEX[,HEX]  CPUs the threads may use (bit i = CPU i)\n"
@@ -94,6 +97,36 @@ static bool split_strings(const char *opt, char *s, const char **out, int32_t *n
     return true;
 }
 
+/* Appends --configs NxT[,NxT...] to p's config pairs (N, T in 1..1024); one error line and false if bad. */
+static bool parse_configs(const char *s, cria_bench_params *p)
+{
+    for (const char *c = s;;) {
+        char *end;
+        errno = 0;
+        long n = strtol(c, &end, 10), t = 0;
+        bool ok = !errno && end != c && (*end == 'x' || *end == 'X');
+        if (ok) {
+            const char *ts = end + 1;
+            t = strtol(ts, &end, 10);
+            ok = !errno && end != ts && (*end == ',' || !*end);
+        }
+        if (!ok || n < 1 || n > BENCH_MAX_THREADS || t < 1 || t > BENCH_MAX_THREADS) {
+            cria_app_error("option --configs expects NxT pairs separated by commas (N, T in 1..%d), got '%s'",
+                           BENCH_MAX_THREADS, s);
+            return false;
+        }
+        if (p->cfg_seq.n == CRIA_BENCH_MAX_LIST) {
+            cria_app_error("option --configs: at most %d pairs", CRIA_BENCH_MAX_LIST);
+            return false;
+        }
+        p->cfg_seq.v[p->cfg_seq.n++] = (int32_t)n;
+        p->cfg_threads.v[p->cfg_threads.n++] = (int32_t)t;
+        if (!*end)
+            return true;
+        c = end + 1;
+    }
+}
+
 typedef struct bench_opts {
     cria_bench_params p;
     cria_bench_format format;
@@ -149,6 +182,8 @@ static bool parse_args(int argc, char **argv, bench_opts *o, bool *help)
             ok = list_arg(argc, argv, &i, 1, 1 << 24, &o->given_c, &p->n_ctx);
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             ok = list_arg(argc, argv, &i, 1, BENCH_MAX_THREADS, &o->given_t, &p->n_threads);
+        } else if (!strcmp(a, "--configs")) {
+            ok = cria_arg_str(argc, argv, &i, &s) && parse_configs(s, p);
         } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
             ok = cria_arg_i32(argc, argv, &i, 1, 100000, &p->reps);
         } else if (!strcmp(a, "--delay")) {
@@ -187,6 +222,10 @@ static bool parse_args(int argc, char **argv, bench_opts *o, bool *help)
     }
     if (p->n_models == 0) {
         cria_app_error("no model given (-m FILE)");
+        return false;
+    }
+    if (p->sweep_threads && p->cfg_seq.n > 0) {
+        cria_app_error("--sweep-threads and --configs cannot be combined (both choose the threads)");
         return false;
     }
     if (o->given_mask && p->n_cpu_mask == 0) {
@@ -302,6 +341,7 @@ int cria_cmd_bench(int argc, char **argv)
                                .format = o->format,
                                .sweep = p->sweep_threads,
                                .memory = o->given_c,
+                               .configs = p->cfg_seq.n > 0,
                                .sys = &sys,
                                .build = {.version = CRIA_VERSION, .commit = CRIA_GIT_COMMIT, .compiler = __VERSION__}};
     cria_bench_write_header(&s->w);

@@ -213,9 +213,42 @@ static void test_ctx_sizes_and_progress(void **state)
     free(out);
     free(err);
     assert_int_equal(bench(&out, NULL, "-m %s -p 8 -n 0 -r 1 -c 64 -o csv", test_shared(GGUF_F32)), 0);
-    assert_contains(out, ",n_ctx,kv_bytes,peak_rss_bytes\n");
+    assert_contains(out, ",n_ctx,kv_bytes,peak_rss_bytes,");
     /* stories260K: 5 layers, 4 kv heads of 8: 64 cells x 5 x 32 x 2 (K, V) x 2 bytes */
     assert_contains(out, ",64,40960,");
+    free(out);
+}
+
+/* --configs NxT: N sequences at once; threads shown as NxT, t/s for all and per sequence; rows per config. */
+static void test_configs(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT(GGUF_F32);
+    char *out;
+    assert_int_equal(bench(&out, NULL, "-m %s -p 8 -n 4 -r 2 --configs 1x1,2x1,3x1", test_shared(GGUF_F32)), 0);
+    assert_contains(out, "t/s/seq");
+    assert_contains(out, "|     1x1 |");
+    assert_contains(out, "|     2x1 |");
+    assert_contains(out, "|     3x1 |");
+    assert_int_equal(count_lines(out), 2 + 3 * 2);
+    free(out);
+    assert_int_equal(bench(&out, NULL, "-m %s -p 0 -n 4 -r 1 --configs 2x1 -o csv", test_shared(GGUF_F32)), 0);
+    assert_contains(out, ",n_seq,avg_ts_seq\n");
+    assert_int_equal(count_lines(out), 2);
+    /* the aggregate is n_seq x the per-sequence rate when the sequences overlap perfectly; never below one's */
+    const char *row = strchr(out, '\n') + 1;
+    double avg_ts = 0.0, avg_ts_seq = 0.0;
+    int field = 0;
+    for (const char *c = row; *c && *c != '\n'; c++)
+        if (*c == ',') {
+            field++;
+            if (field == 19)
+                avg_ts = strtod(c + 1, NULL);
+            if (field == 30)
+                avg_ts_seq = strtod(c + 1, NULL);
+        }
+    assert_true(avg_ts > 0.0 && avg_ts_seq > 0.0);
+    assert_true(avg_ts <= 2.0 * avg_ts_seq * 1.05);
     free(out);
 }
 
@@ -230,7 +263,7 @@ static int python_check(const char *script, const char *path)
 static const char *const json_fields[] = {"build_commit", "cpu_info", "model_filename", "model_type", "model_size",
                                           "model_n_params", "n_batch", "n_threads", "n_prompt", "n_gen", "avg_ns",
                                           "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts", "test",
-                                          "achieved", "pct_limit", "n_ctx", "kv_bytes", "peak_rss_bytes", "system"};
+                                          "achieved", "pct_limit", "n_ctx", "kv_bytes", "peak_rss_bytes", "n_seq", "avg_ts_seq", "system"};
 
 static void check_json(const char *format, const char *loader)
 {
@@ -324,6 +357,10 @@ static void test_bad_values(void **state)
         {"--frobnicate", "unknown option '--frobnicate'"},
         {"-p 0 -n 0", "no tests to run"},
         {"-t", "-t needs a value"},
+        {"--configs 2x", "--configs expects NxT pairs"},
+        {"--configs 0x1", "--configs expects NxT pairs"},
+        {"--configs 2x1 --sweep-threads", "cannot be combined"},
+        {"-c 0", "-c: 0 is out of range"},
         {",/nonexistent/model.gguf", "cannot open model '/nonexistent/model.gguf'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -373,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_csv_cross_product),
         cmocka_unit_test(test_repeated_and_models),
         cmocka_unit_test(test_ctx_sizes_and_progress),
+        cmocka_unit_test(test_configs),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_jsonl),
         cmocka_unit_test(test_sweep),

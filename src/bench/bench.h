@@ -32,6 +32,8 @@ typedef struct cria_bench_params {
     cria_bench_list pg_prompt, pg_gen;       /* -pg N,M pairs (same length) */
     cria_bench_list n_batch;                 /* -b */
     cria_bench_list n_threads;               /* -t; a value 0 stands for the physical cores */
+    cria_bench_list cfg_seq, cfg_threads;    /* --configs NxT pairs (same length); when given, they
+                                                replace -t: N sequences at once, T threads each */
     cria_bench_list poll;                    /* --poll 0..100 */
     cria_bench_list cpu_strict;              /* --cpu-strict 0|1 */
     cria_bench_list n_ctx;                   /* -c: context sizes; 0 (the default): n_prompt + n_gen */
@@ -53,6 +55,7 @@ typedef struct cria_bench_test {
     int32_t model;          /* index into params.models */
     int32_t n_prompt, n_gen;
     int32_t n_batch, n_threads, poll, cpu_strict;
+    int32_t n_seq;          /* sequences run at once, each on its own context of n_threads (--configs) */
     int32_t n_ctx;          /* -c; the context made holds at least n_prompt + n_gen */
     const char *cpu_mask;   /* borrowed; NULL: none */
 } cria_bench_test;
@@ -86,7 +89,7 @@ typedef struct cria_bench_system {
  */
 cria_status cria_bench_probe(cria_bench_system *sys, cria_error *err);
 
-/* The machine's limit for a test on n_threads: GB/s for tg, GFLOP/s for pp. */
+/* The machine's limit for a test on n_seq x n_threads threads: GB/s for tg, GFLOP/s for pp. */
 double cria_bench_limit(const cria_bench_system *sys, const cria_bench_test *t);
 
 /* Sample statistics over n values: mean, and standard deviation with n - 1 (0 when n < 2). */
@@ -109,7 +112,8 @@ typedef struct cria_bench_result {
     cria_bench_model model;
     int32_t n_samples;
     int64_t *samples_ns;       /* owned (cria_bench_result_free) */
-    double *samples_ts;        /* tokens/s per sample */
+    double *samples_ts;        /* tokens/s per sample, all sequences together */
+    double avg_ts_seq;         /* tokens/s of one sequence, averaged over sequences and samples */
     double avg_ns, stddev_ns, avg_ts, stddev_ts;
     double achieved;           /* GB/s (tg: bytes_per_token x t/s) or GFLOP/s (pp, pp+tg: 2 x params per token x t/s) */
     double limit;              /* the machine's, from the probe (0: unknown) */
@@ -163,6 +167,7 @@ typedef struct cria_bench_writer {
     cria_bench_format format;
     bool sweep;                /* add speedup and efficiency columns */
     bool memory;               /* md: add n_ctx, KV cache and peak RSS columns (-c given) */
+    bool configs;              /* md: threads as NxT, and a tokens/s per sequence column (--configs given) */
     const cria_bench_system *sys;
     cria_bench_build build;
     int32_t n_rows;

@@ -5,6 +5,7 @@
  * fixed seed) in batches of -b; tgN decodes N tokens one at a time.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,13 +36,15 @@ int32_t cria_bench_expand(const cria_bench_params *p, cria_bench_test *tests, in
     int32_t n = 0;
     for (int32_t m = 0; m < p->n_models; m++)
         for (int32_t b = 0; b < p->n_batch.n; b++)
-            for (int32_t t = 0; t < p->n_threads.n; t++)
+            for (int32_t t = 0; t < (p->cfg_seq.n > 0 ? p->cfg_seq.n : p->n_threads.n); t++)
                 for (int32_t po = 0; po < p->poll.n; po++)
                     for (int32_t s = 0; s < p->cpu_strict.n; s++)
                         for (int32_t c = 0; c < p->n_cpu_mask * p->n_ctx.n; c++) {
                             const cria_bench_test base = {.model = m,
                                                           .n_batch = p->n_batch.v[b],
-                                                          .n_threads = p->n_threads.v[t],
+                                                          .n_threads = p->cfg_seq.n > 0 ? p->cfg_threads.v[t]
+                                                                                        : p->n_threads.v[t],
+                                                          .n_seq = p->cfg_seq.n > 0 ? p->cfg_seq.v[t] : 1,
                                                           .poll = p->poll.v[po],
                                                           .cpu_strict = p->cpu_strict.v[s],
                                                           .cpu_mask = p->cpu_mask[c / p->n_ctx.n],
@@ -186,7 +189,7 @@ static void describe_model(const cria_model *model, const char *path, cria_bench
 static void summarise(cria_bench_result *r, const cria_bench_system *sys)
 {
     const int32_t n = r->n_samples;
-    const double tokens = (double)r->test.n_prompt + r->test.n_gen;
+    const double tokens = ((double)r->test.n_prompt + r->test.n_gen) * (r->test.n_seq > 1 ? r->test.n_seq : 1);
     double *ns = malloc((size_t)n * sizeof *ns);
     for (int32_t i = 0; i < n; i++) {
         r->samples_ts[i] = tokens * 1e9 / (double)r->samples_ns[i];
@@ -253,57 +256,203 @@ static uint64_t peak_rss(void)
     return (uint64_t)kib * 1024u;
 }
 
-/* Runs one test on a loaded model: warm-up, then the timed repetitions into r. */
+/*
+ * One sequence of a test: its own context and batch. With --configs NxT,
+ * N of them run at once, each from its own OS thread (worker 0 of its
+ * context's pool of T threads); the calling thread releases each
+ * repetition to all of them and waits for all, so the wall time covers
+ * every sequence.
+ */
+typedef struct seq_sync {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int32_t released; /* repetitions released so far (the warm-up counts) */
+    int32_t finished; /* sequence-repetitions finished */
+    bool quit;
+} seq_sync;
+
+typedef struct seq_worker {
+    bench_run b;
+    const cria_bench_test *t;
+    int32_t reps;
+    seq_sync *sync;
+    int64_t *ns;       /* [reps] this sequence's own time per repetition */
+    cria_status st;
+    cria_error err;
+} seq_worker;
+
+/* The warm-up (rep -1) or one repetition of one sequence; a failed sequence does nothing more. */
+static void seq_rep(seq_worker *w, int32_t rep)
+{
+    if (w->st != CRIA_OK)
+        return;
+    cria_kv_seq_rm(w->b.ctx, -1, 0, -1);
+    const int64_t t0 = now_ns();
+    w->st = run_once(&w->b, w->t, rep < 0, &w->err);
+    if (rep >= 0)
+        w->ns[rep] = now_ns() - t0;
+}
+
+static void *seq_main(void *arg)
+{
+    seq_worker *w = arg;
+    seq_sync *s = w->sync;
+    for (int32_t rep = -1; rep < w->reps; rep++) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->quit && s->released < rep + 2)
+            pthread_cond_wait(&s->cv, &s->mu);
+        const bool quit = s->quit;
+        pthread_mutex_unlock(&s->mu);
+        if (quit)
+            break;
+        seq_rep(w, rep);
+        pthread_mutex_lock(&s->mu);
+        s->finished++;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
+static void progress(const cria_bench_params *p, const cria_bench_test *t, int32_t index, int32_t n_tests, int32_t rep)
+{
+    if (!p->progress)
+        return;
+    char name[48];
+    cria_bench_test_name(t, name, sizeof name);
+    if (rep < 0)
+        fprintf(stderr, "cria bench: test %d/%d: %s, %dx%d threads: warm-up\n", index + 1, n_tests, name, t->n_seq,
+                t->n_threads);
+    else
+        fprintf(stderr, "cria bench: test %d/%d: %s, %dx%d threads: repetition %d/%d\n", index + 1, n_tests, name,
+                t->n_seq, t->n_threads, rep + 1, p->reps);
+}
+
+/*
+ * Runs the repetitions: one sequence on the calling thread (which the
+ * placement may have pinned), several from their own threads. Fills
+ * r->samples_ns with the wall time of each repetition and r->avg_ts_seq.
+ */
+static cria_status run_reps(seq_worker *w, int32_t n_seq, const cria_bench_params *p, int32_t index, int32_t n_tests,
+                            cria_bench_result *r, cria_error *err)
+{
+    const cria_bench_test *t = w[0].t;
+    cria_status st = CRIA_OK;
+    if (n_seq == 1) {
+        for (int32_t rep = -1; rep < p->reps && w[0].st == CRIA_OK; rep++) {
+            progress(p, t, index, n_tests, rep);
+            seq_rep(&w[0], rep);
+            if (rep >= 0)
+                r->samples_ns[rep] = w[0].ns[rep];
+        }
+    } else {
+        seq_sync sync = {.released = 0};
+        pthread_t *th = calloc((size_t)n_seq, sizeof *th);
+        if (!th)
+            return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for %d sequences", n_seq);
+        pthread_mutex_init(&sync.mu, NULL);
+        pthread_cond_init(&sync.cv, NULL);
+        int32_t started = 0;
+        for (; started < n_seq; started++) {
+            w[started].sync = &sync;
+            if (pthread_create(&th[started], NULL, seq_main, &w[started]) != 0)
+                break;
+        }
+        if (started < n_seq)
+            st = cria_err_set(err, CRIA_ERR_NOMEM, "cannot start %d threads for the sequences", n_seq);
+        for (int32_t rep = -1; rep < p->reps && st == CRIA_OK; rep++) {
+            progress(p, t, index, n_tests, rep);
+            pthread_mutex_lock(&sync.mu);
+            const int64_t t0 = now_ns();
+            sync.released = rep + 2;
+            pthread_cond_broadcast(&sync.cv);
+            while (sync.finished < n_seq * (rep + 2))
+                pthread_cond_wait(&sync.cv, &sync.mu);
+            pthread_mutex_unlock(&sync.mu);
+            if (rep >= 0)
+                r->samples_ns[rep] = now_ns() - t0;
+        }
+        pthread_mutex_lock(&sync.mu);
+        sync.quit = true;
+        pthread_cond_broadcast(&sync.cv);
+        pthread_mutex_unlock(&sync.mu);
+        for (int32_t i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        pthread_cond_destroy(&sync.cv);
+        pthread_mutex_destroy(&sync.mu);
+        free(th);
+    }
+    for (int32_t i = 0; i < n_seq && st == CRIA_OK; i++)
+        if (w[i].st != CRIA_OK) {
+            *err = w[i].err;
+            st = w[i].st;
+        }
+    if (st != CRIA_OK)
+        return st;
+    r->n_samples = p->reps;
+    const double tokens = (double)t->n_prompt + t->n_gen;
+    double sum = 0.0;
+    for (int32_t i = 0; i < n_seq; i++)
+        for (int32_t rep = 0; rep < p->reps; rep++)
+            sum += tokens * 1e9 / (double)w[i].ns[rep];
+    r->avg_ts_seq = sum / ((double)n_seq * p->reps);
+    return CRIA_OK;
+}
+
+/*
+ * Runs one test on a loaded model: n_seq contexts (one unless --configs),
+ * a warm-up, then the timed repetitions into r.
+ */
 static cria_status measure(cria_model *model, const cria_bench_params *p, const cria_bench_test *t,
                            const cria_placement *pl, cria_bench_result *r, int32_t index, int32_t n_tests,
                            cria_error *err)
 {
-    char name[48];
-    cria_bench_test_name(t, name, sizeof name);
+    const int32_t n_seq = t->n_seq > 1 ? t->n_seq : 1;
     cria_context_params cp = cria_context_default_params();
     cp.n_ctx = t->n_prompt + t->n_gen > t->n_ctx ? t->n_prompt + t->n_gen : t->n_ctx;
     cp.n_batch = t->n_prompt > 0 ? (t->n_batch < t->n_prompt ? t->n_batch : t->n_prompt) : 1;
     cp.n_threads = cp.n_threads_batch = t->n_threads;
-    cp.placement = pl;
+    cp.placement = n_seq == 1 ? pl : NULL; /* N pools pinned by one plan would share CPUs */
     cp.poll = t->poll;
-    bench_run b = {.n_batch = cp.n_batch, .n_vocab = model->hp.n_vocab, .bos = cria_token_bos(model),
-                   .rng = 1234};
-    if (b.bos < 0 || b.bos >= b.n_vocab)
-        b.bos = 0;
-    reset_peak_rss(); /* where refused, peak_rss() is the process's peak so far */
-    cria_status st = cria_context_init(model, &cp, &b.ctx, err);
-    if (st != CRIA_OK)
-        return st;
+    cria_token bos = cria_token_bos(model);
+    if (bos < 0 || bos >= model->hp.n_vocab)
+        bos = 0;
     r->n_ctx = cp.n_ctx;
-    r->kv_bytes = (uint64_t)cp.n_ctx * (uint64_t)model->hp.n_layer * (uint64_t)model->hp.n_head_kv *
+    r->kv_bytes = (uint64_t)n_seq * (uint64_t)cp.n_ctx * (uint64_t)model->hp.n_layer * (uint64_t)model->hp.n_head_kv *
                   (uint64_t)model->hp.head_dim * 2u * sizeof(uint16_t);
-    b.batch = cria_batch_init(cp.n_batch);
+    reset_peak_rss(); /* where refused, peak_rss() is the process's peak so far */
+    seq_worker *w = calloc((size_t)n_seq, sizeof *w);
     r->samples_ns = calloc((size_t)p->reps, sizeof *r->samples_ns);
     r->samples_ts = calloc((size_t)p->reps, sizeof *r->samples_ts);
-    if (!b.batch.token || !r->samples_ns || !r->samples_ts) {
-        st = cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for test %s", name);
+    cria_status st = CRIA_OK;
+    if (!w || !r->samples_ns || !r->samples_ts) {
+        st = cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for a test of %d sequences", n_seq);
         goto done;
     }
+    for (int32_t i = 0; i < n_seq && st == CRIA_OK; i++) {
+        w[i] = (seq_worker){.t = t, .reps = p->reps, .st = CRIA_OK};
+        w[i].b = (bench_run){.n_batch = cp.n_batch, .n_vocab = model->hp.n_vocab, .bos = bos,
+                             .rng = 1234 + (uint64_t)i};
+        w[i].ns = calloc((size_t)p->reps, sizeof *w[i].ns);
+        w[i].b.batch = cria_batch_init(cp.n_batch);
+        if (!w[i].ns || !w[i].b.batch.token)
+            st = cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for a test of %d sequences", n_seq);
+        else
+            st = cria_context_init(model, &cp, &w[i].b.ctx, err);
+    }
+    if (st != CRIA_OK)
+        goto done;
     utc_now(r->time, sizeof r->time);
-    if (p->progress)
-        fprintf(stderr, "cria bench: test %d/%d: %s, %d threads: warm-up\n", index + 1, n_tests, name, t->n_threads);
-    if ((st = run_once(&b, t, true, err)) != CRIA_OK)
+    if ((st = run_reps(w, n_seq, p, index, n_tests, r, err)) != CRIA_OK)
         goto done;
-    for (int32_t rep = 0; rep < p->reps; rep++) {
-        if (p->progress)
-            fprintf(stderr, "cria bench: test %d/%d: %s, %d threads: repetition %d/%d\n", index + 1, n_tests, name,
-                    t->n_threads, rep + 1, p->reps);
-        cria_kv_seq_rm(b.ctx, -1, 0, -1);
-        const int64_t t0 = now_ns();
-        if ((st = run_once(&b, t, false, err)) != CRIA_OK)
-            goto done;
-        r->samples_ns[rep] = now_ns() - t0;
-        r->n_samples = rep + 1;
-    }
     r->peak_rss = peak_rss();
 done:
-    cria_batch_free(&b.batch);
-    cria_context_free(b.ctx);
+    for (int32_t i = 0; w && i < n_seq; i++) {
+        cria_batch_free(&w[i].b.batch);
+        cria_context_free(w[i].b.ctx);
+        free(w[i].ns);
+    }
+    free(w);
     return st;
 }
 
@@ -315,7 +464,7 @@ static int32_t sweep_base(const cria_bench_result *rows, int32_t i)
         const cria_bench_test *u = &rows[j].test;
         if (u->n_threads == 1 && u->model == t->model && u->n_prompt == t->n_prompt && u->n_gen == t->n_gen &&
             u->n_batch == t->n_batch && u->poll == t->poll && u->cpu_strict == t->cpu_strict &&
-            u->cpu_mask == t->cpu_mask && u->n_ctx == t->n_ctx)
+            u->cpu_mask == t->cpu_mask && u->n_ctx == t->n_ctx && u->n_seq == t->n_seq)
             return j;
     }
     return -1;

@@ -76,6 +76,8 @@ static void md_header(cria_bench_writer *w)
     cria_bench_print_system(stderr, w->sys);
     fprintf(w->out, "| %-24s | %10s | %8s | %-7s | %7s | %13s | %20s | %18s | %7s |", "model", "size", "params",
             "backend", "threads", "test", "t/s", "achieved", "% limit");
+    if (w->configs)
+        fprintf(w->out, " %9s |", "t/s/seq");
     if (w->memory)
         fprintf(w->out, " %7s | %8s | %12s |", "n_ctx", "KV MiB", "peak RSS MiB");
     if (w->sweep)
@@ -83,6 +85,8 @@ static void md_header(cria_bench_writer *w)
     fprintf(w->out, "\n| %.24s | %.9s: | %.7s: | %.7s | %.6s: | %.12s: | %.19s: | %.17s: | %.6s: |",
             "------------------------", "----------", "--------", "-------", "-------", "-------------",
             "--------------------", "------------------", "-------");
+    if (w->configs)
+        fprintf(w->out, " %.8s: |", "---------");
     if (w->memory)
         fprintf(w->out, " %.6s: | %.7s: | %.11s: |", "-------", "--------", "------------");
     if (w->sweep)
@@ -110,8 +114,15 @@ static void md_row(cria_bench_writer *w, const cria_bench_result *r)
     snprintf(ach, sizeof ach, "%.2f %s", fin(r->achieved), unit(r));
     snprintf(pct, sizeof pct, r->limit > 0.0 ? "%.1f" : "-", fin(r->pct_limit));
     /* "±" is two bytes and one column: pad t/s by one more byte. */
-    fprintf(w->out, "| %-24s | %10s | %8s | %-7s | %7d | %13s | %21s | %18s | %7s |", r->model.type, size, params,
-            "CPU", r->test.n_threads, name, ts, ach, pct);
+    char threads[24];
+    if (w->configs)
+        snprintf(threads, sizeof threads, "%dx%d", r->test.n_seq, r->test.n_threads);
+    else
+        snprintf(threads, sizeof threads, "%d", r->test.n_threads);
+    fprintf(w->out, "| %-24s | %10s | %8s | %-7s | %7s | %13s | %21s | %18s | %7s |", r->model.type, size, params,
+            "CPU", threads, name, ts, ach, pct);
+    if (w->configs)
+        fprintf(w->out, " %9.2f |", fin(r->avg_ts_seq));
     if (w->memory)
         fprintf(w->out, " %7d | %8.2f | %12.1f |", r->n_ctx, (double)r->kv_bytes / (1024.0 * 1024.0),
                 (double)r->peak_rss / (1024.0 * 1024.0));
@@ -123,7 +134,7 @@ static void md_row(cria_bench_writer *w, const cria_bench_result *r)
 static const char *const csv_fields =
     "build_commit,build_number,cpu_info,backends,model_filename,model_type,model_size,model_n_params,n_batch,n_ubatch,"
     "n_threads,cpu_mask,cpu_strict,poll,n_prompt,n_gen,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,test,achieved,"
-    "achieved_unit,limit,pct_limit,n_ctx,kv_bytes,peak_rss_bytes";
+    "achieved_unit,limit,pct_limit,n_ctx,kv_bytes,peak_rss_bytes,n_seq,avg_ts_seq";
 
 static void csv_row(cria_bench_writer *w, const cria_bench_result *r)
 {
@@ -146,6 +157,7 @@ static void csv_row(cria_bench_writer *w, const cria_bench_result *r)
     csv_str(f, name);
     fprintf(f, ",%.6f,\"%s\",%.6f,%.3f,%d,%llu,%llu", fin(r->achieved), unit(r), fin(r->limit), fin(r->pct_limit),
             r->n_ctx, (unsigned long long)r->kv_bytes, (unsigned long long)r->peak_rss);
+    fprintf(f, ",%d,%.6f", r->test.n_seq, fin(r->avg_ts_seq));
     if (w->sweep)
         fprintf(f, ",%.4f,%.2f", fin(r->speedup), fin(r->efficiency));
     fputc('\n', f);
@@ -208,6 +220,7 @@ static void json_row(cria_bench_writer *w, const cria_bench_result *r, const cha
             fin(r->achieved), sep, unit(r), sep, fin(r->limit), sep, fin(r->pct_limit));
     fprintf(f, "%s\"n_ctx\": %d%s\"kv_bytes\": %llu%s\"peak_rss_bytes\": %llu", sep, r->n_ctx, sep,
             (unsigned long long)r->kv_bytes, sep, (unsigned long long)r->peak_rss);
+    fprintf(f, "%s\"n_seq\": %d%s\"avg_ts_seq\": %.6f", sep, r->test.n_seq, sep, fin(r->avg_ts_seq));
     if (w->sweep)
         fprintf(f, "%s\"speedup\": %.4f%s\"efficiency\": %.2f", sep, fin(r->speedup), sep, fin(r->efficiency));
     fprintf(f, "%s\"system\": ", sep);

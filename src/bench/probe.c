@@ -236,7 +236,8 @@ cria_status cria_bench_probe(cria_bench_system *sys, cria_error *err)
 double cria_bench_limit(const cria_bench_system *sys, const cria_bench_test *t)
 {
     const int32_t cores = sys->n_physical > 0 ? sys->n_physical : 1;
-    const int32_t nth = t->n_threads < cores ? t->n_threads : cores;
+    const int32_t all = t->n_threads * (t->n_seq > 1 ? t->n_seq : 1);
+    const int32_t nth = all < cores ? all : cores;
     if (t->n_prompt == 0)
         return nth <= 1 ? sys->bw_gbs_1t : sys->bw_gbs;
     return sys->gflops_1t * nth;
