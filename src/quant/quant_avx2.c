@@ -7,6 +7,7 @@
  * scalar table; tests/test_quant.c checks every row against the scalar one.
  */
 #include <immintrin.h>
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -78,7 +79,69 @@ void quant_avx2_q8_0_from_float(const float *x, void *vy, int64_t n)
     }
 }
 
+/*
+ * Q8_K activations: the scalar arithmetic (q = min(127, round(-127 x / max)),
+ * max the first element of largest magnitude, d = 1 / iscale) eight lanes at
+ * a time; blocks holding NaN, Inf or huge values take the scalar path.
+ */
+void quant_avx2_q8_k_from_float(const float *x, void *vy, int64_t n)
+{
+    block_q8_K *y = vy;
+    const __m256 sign = _mm256_set1_ps(-0.0f), limit = _mm256_set1_ps(QUANT_INPUT_LIMIT);
+    const __m256i q127 = _mm256_set1_epi32(127), perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float *xb = x + i * QK_K;
+        __m256 amax = _mm256_setzero_ps();
+        bool clean = true;
+        for (int k = 0; k < QK_K / 8; k++) {
+            const __m256 av = _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + 8 * k));
+            clean &= _mm256_movemask_ps(_mm256_cmp_ps(av, limit, _CMP_LE_OQ)) == 0xFF;
+            amax = _mm256_max_ps(amax, av);
+        }
+        if (!clean) {
+            quant_q8_k_from_float(xb, &y[i], QK_K);
+            continue;
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float am = _mm_cvtss_f32(m);
+        memset(&y[i], 0, sizeof y[i]);
+        if (am == 0.0f)
+            continue;
+        float max = 0.0f;
+        for (int j = 0; j < QK_K; j++) {
+            if (fabsf(xb[j]) == am) {
+                max = xb[j];
+                break;
+            }
+        }
+        const float iscale = -127.0f / max;
+        const __m256 is = _mm256_set1_ps(iscale);
+        for (int g = 0; g < QK_K / 32; g++) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) {
+                const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xb + 32 * g + 8 * k), is);
+                q[k] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)), q127);
+            }
+            /* the two sums of 16: lanes 0 and 4 of the twice-paired vector hold halves of each */
+            __m256i h = _mm256_hadd_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            h = _mm256_hadd_epi32(h, h);
+            y[i].bsums[2 * g] = (int16_t)(_mm256_extract_epi32(h, 0) + _mm256_extract_epi32(h, 4));
+            y[i].bsums[2 * g + 1] = (int16_t)(_mm256_extract_epi32(h, 1) + _mm256_extract_epi32(h, 5));
+            const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+            _mm256_storeu_si256((__m256i *)(y[i].qs + 32 * g), _mm256_permutevar8x32_epi32(p, perm));
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
 const cria_quant_traits cria_quant_avx2[CRIA_DTYPE_COUNT] = {
+    [CRIA_DTYPE_Q8_K] = {
+        .type = CRIA_DTYPE_Q8_K, .block = QK_K, .block_bytes = sizeof(block_q8_K),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_avx2_q8_k_from_float, .to_float = quant_q8_k_to_float, .vec_dot = NULL,
+    },
     [CRIA_DTYPE_Q8_0] = {
         .type = CRIA_DTYPE_Q8_0, .block = QK_LEGACY, .block_bytes = sizeof(block_q8_0),
         .vec_dot_type = CRIA_DTYPE_Q8_0,

@@ -40,6 +40,11 @@ static inline __m256i bits32(const uint8_t *p)
 #include "quant/quant_x86.h"
 
 const cria_quant_traits cria_quant_avx512[CRIA_DTYPE_COUNT] = {
+    [CRIA_DTYPE_Q8_K] = {
+        .type = CRIA_DTYPE_Q8_K, .block = QK_K, .block_bytes = sizeof(block_q8_K),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_avx2_q8_k_from_float, .to_float = quant_q8_k_to_float, .vec_dot = NULL,
+    },
     [CRIA_DTYPE_Q8_0] = {
         .type = CRIA_DTYPE_Q8_0, .block = QK_LEGACY, .block_bytes = sizeof(block_q8_0),
         .vec_dot_type = CRIA_DTYPE_Q8_0,

@@ -161,8 +161,9 @@ void quant_tq2_0_from_float(const float *x, void *y, int64_t n);
 void quant_tq2_0_to_float(const void *x, float *y, int64_t n);
 float quant_tq2_0_dot(int64_t n, const void *w, const void *a);
 
-/* quant_avx2.c: the AVX2 Q8_0 activation quantizer, shared with the AVX-512 table. */
+/* quant_avx2.c: the AVX2 activation quantizers, shared with the AVX-512 table. */
 void quant_avx2_q8_0_from_float(const float *x, void *y, int64_t n);
+void quant_avx2_q8_k_from_float(const float *x, void *y, int64_t n);
 
 /* One table per ISA level, indexed by type id; rows of non-quantized ids are zero. */
 extern const cria_quant_traits cria_quant_scalar[CRIA_DTYPE_COUNT];
