@@ -47,6 +47,9 @@ static void bench_usage(FILE *f)
             "      --numa MODE           distribute, isolate or none (default none)\n"
             "      --prio N              -1 low, 0 normal (default), 1 medium, 2 high, 3 realtime\n"
             "  -o, --output FORMAT       md (default), csv, json or jsonl\n"
+            "      --plot FILE.svg|png   draw the results with gnuplot: the thread-scaling figure with\n"
+            "                            --sweep-threads (speedup vs ideal, efficiency with a 50%% line),\n"
+            "                            else tokens/s bars per test (configs as NxT)\n"
             "      --progress            a line per test and repetition on stderr\n"
             "      --sweep-threads       threads 1..N (N: the largest -t, or the physical cores): adds speedup\n"
             "                            and efficiency columns and where efficiency falls below 50%%\n"
@@ -130,6 +133,7 @@ static bool parse_configs(const char *s, cria_bench_params *p)
 typedef struct bench_opts {
     cria_bench_params p;
     cria_bench_format format;
+    const char *plot;
     bool given_p, given_n, given_b, given_t, given_poll, given_strict, given_mask, given_c;
 } bench_opts;
 
@@ -209,6 +213,13 @@ static bool parse_args(int argc, char **argv, bench_opts *o, bool *help)
                 cria_app_error("unknown output format '%s' (md, csv, json or jsonl)", s);
                 ok = false;
             }
+        } else if (!strcmp(a, "--plot")) {
+            ok = cria_arg_str(argc, argv, &i, &o->plot);
+            if (ok && !(strlen(o->plot) > 4 && (!strcmp(o->plot + strlen(o->plot) - 4, ".svg") ||
+                                               !strcmp(o->plot + strlen(o->plot) - 4, ".png")))) {
+                cria_app_error("option --plot: '%s' must end in .svg or .png", o->plot);
+                ok = false;
+            }
         } else if (!strcmp(a, "--progress")) {
             p->progress = true;
         } else if (!strcmp(a, "--sweep-threads")) {
@@ -255,6 +266,10 @@ typedef struct sweep_note {
 
 typedef struct bench_sink {
     cria_bench_writer w;
+    const cria_bench_params *p;
+    cria_bench_point *pts; /* every row, for --plot; NULL without it */
+    int32_t n_pts, cap_pts;
+    bool nomem;
     sweep_note notes[CRIA_BENCH_MAX_LIST];
     int32_t n_notes;
 } bench_sink;
@@ -263,6 +278,19 @@ static bool on_result(const cria_bench_result *r, void *user)
 {
     bench_sink *s = user;
     cria_bench_write_row(&s->w, r);
+    if (s->cap_pts > 0 && !s->nomem) {
+        if (s->n_pts == s->cap_pts) {
+            cria_bench_point *grown = realloc(s->pts, (size_t)s->cap_pts * 2 * sizeof *grown);
+            if (!grown) {
+                s->nomem = true;
+                return false;
+            }
+            s->pts = grown;
+            s->cap_pts *= 2;
+        }
+        const char *path = s->p->models[r->test.model], *slash = strrchr(path, '/');
+        cria_bench_point_of(r, slash ? slash + 1 : path, &s->pts[s->n_pts++]);
+    }
     if (!s->w.sweep)
         return true;
     char name[48];
@@ -344,6 +372,15 @@ int cria_cmd_bench(int argc, char **argv)
                                .configs = p->cfg_seq.n > 0,
                                .sys = &sys,
                                .build = {.version = CRIA_VERSION, .commit = CRIA_GIT_COMMIT, .compiler = __VERSION__}};
+    s->p = p;
+    if (o->plot) {
+        s->cap_pts = 16;
+        s->pts = malloc((size_t)s->cap_pts * sizeof *s->pts);
+        if (!s->pts) {
+            cria_app_error("out of memory");
+            goto done;
+        }
+    }
     cria_bench_write_header(&s->w);
     cria_status st = cria_bench_run(p, &sys, on_result, s, &err);
     cria_bench_write_footer(&s->w);
@@ -351,10 +388,23 @@ int cria_cmd_bench(int argc, char **argv)
         cria_app_error("%s", err.msg);
         goto done;
     }
+    if (s->nomem) {
+        cria_app_error("out of memory for the plot's points");
+        goto done;
+    }
     if (p->sweep_threads)
         print_sweep_notes(s, p, o->format == CRIA_BENCH_MD ? stdout : stderr);
+    if (o->plot) {
+        if (cria_bench_plot(o->plot, s->pts, s->n_pts, p->sweep_threads, &err) != CRIA_OK) {
+            cria_app_error("%s", err.msg);
+            goto done;
+        }
+        fprintf(stderr, "plot: wrote %s\n", o->plot);
+    }
     rc = 0;
 done:
+    if (s)
+        free(s->pts);
     free(s);
     free(o);
     return rc;

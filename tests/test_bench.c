@@ -252,6 +252,41 @@ static void test_configs(void **state)
     free(out);
 }
 
+static void expect_error(const char *args, const char *needle);
+
+/* --plot: the sweep figure and the bar chart are valid PNG and SVG files; a bad extension is refused. */
+static void test_plot(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT(GGUF_F32);
+    if (system("command -v gnuplot > /dev/null 2>&1") != 0) {
+        print_message("skipped: no gnuplot\n");
+        skip();
+    }
+    const char *png = test_tmp_path(".png"), *svg = test_tmp_path(".svg");
+    char *err;
+    assert_int_equal(bench(NULL, &err, "-m %s -p 8 -n 4 -r 1 -t 2 --sweep-threads --plot %s", test_shared(GGUF_F32),
+                           png),
+                     0);
+    assert_contains(err, "plot: wrote ");
+    free(err);
+    size_t size;
+    char *data = test_read_file(png, &size);
+    assert_non_null(data);
+    assert_true(size > 1000 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8));
+    free(data);
+    assert_int_equal(bench(NULL, NULL, "-m %s -p 8 -n 0 -r 1 --configs 1x1,2x1 --plot %s", test_shared(GGUF_F32), svg),
+                     0);
+    data = test_read_file(svg, &size);
+    assert_non_null(data);
+    assert_non_null(strstr(data, "<svg"));
+    assert_non_null(strstr(data, "</svg>"));
+    free(data);
+    remove(png);
+    remove(svg);
+    expect_error("-m x --plot out.pdf", "--plot: 'out.pdf' must end in .svg or .png");
+}
+
 /* Runs python3 on a file: 0 when the check passes. */
 static int python_check(const char *script, const char *path)
 {
@@ -411,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_repeated_and_models),
         cmocka_unit_test(test_ctx_sizes_and_progress),
         cmocka_unit_test(test_configs),
+        cmocka_unit_test(test_plot),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_jsonl),
         cmocka_unit_test(test_sweep),

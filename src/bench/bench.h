@@ -179,4 +179,25 @@ void cria_bench_write_header(cria_bench_writer *w);
 void cria_bench_write_row(cria_bench_writer *w, const cria_bench_result *r);
 void cria_bench_write_footer(cria_bench_writer *w);
 
+/* ---- plot (src/bench/plot.c) ---------------------------------------------- */
+
+/* What a plot needs of one finished row. */
+typedef struct cria_bench_point {
+    char series[96];           /* the test: model file name and test name, e.g. "m.gguf pp512" */
+    int32_t n_seq, n_threads;
+    double avg_ts, stddev_ts, speedup, efficiency;
+} cria_bench_point;
+
+/* The point of a result; model_name is the short name used in legends. */
+void cria_bench_point_of(const cria_bench_result *r, const char *model_name, cria_bench_point *pt);
+
+/*
+ * Renders the points with gnuplot into path (.svg or .png, by its
+ * extension): with sweep, the thread-scaling figure (speedup per test next
+ * to the ideal line, and efficiency with a 50% line); otherwise a bar chart
+ * of tokens/s per row (configs as NxT). CRIA_ERR_UNSUPPORTED when gnuplot
+ * is missing or the extension is neither; CRIA_ERR_IO when gnuplot fails.
+ */
+cria_status cria_bench_plot(const char *path, const cria_bench_point *pts, int32_t n, bool sweep, cria_error *err);
+
 #endif
