@@ -27,6 +27,7 @@ typedef enum cria_status {
     CRIA_ERR_NOMEM,       /* an allocation failed */
     CRIA_ERR_ARG,         /* a caller passed a bad argument */
     CRIA_ERR_CONTEXT,     /* the KV cache or the context window is full */
+    CRIA_ERR_BUSY,        /* a bounded queue is full: try again later (HTTP 503) */
 } cria_status;
 
 /* One line of error text, filled by the function that failed. */

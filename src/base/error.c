@@ -13,6 +13,7 @@ const char *cria_status_str(cria_status s)
     case CRIA_ERR_NOMEM: return "out of memory";
     case CRIA_ERR_ARG: return "invalid argument";
     case CRIA_ERR_CONTEXT: return "context full";
+    case CRIA_ERR_BUSY: return "busy";
     }
     return "unknown status";
 }

@@ -1,0 +1,519 @@
+/*
+ * The request scheduler (src/server/sched.c) on stories260K: greedy output of
+ * every prompt through 4 slots with small prompt chunks equals the same
+ * prompt decoded alone, as cria run does it (token ids); the queue bound;
+ * cancel of a running and a queued request; prompts too long for a slot;
+ * results by request id when lengths differ; streaming pieces add up to the
+ * text; submissions from another thread while the scheduler serves.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "cria.h"
+#include "server/sched.h"
+#include "util.h"
+
+#define CKPT "models/stories260K.bin"
+#define TOK512 "models/tok512.bin"
+#define SLOT_CTX 128
+#define MAX_GEN 64
+
+static const char *const prompts[] = {
+    "Once upon a time",
+    "The little dog ran to the park and saw a big red ball. He wanted to play with it, so he",
+    "Lily",
+    "One day, a boy named Tim went to the store with his mom. They",
+    "The sun was hot",
+    "Sara and Ben were friends. They liked to play in the garden",
+};
+#define N_PROMPTS ((int)(sizeof prompts / sizeof prompts[0]))
+
+/* What a request produced, filled by the callbacks. */
+typedef struct outcome {
+    int64_t id;
+    int done;              /* on_done calls */
+    int done_rank;         /* order among finished requests */
+    cria_finish_reason finish;
+    cria_token toks[MAX_GEN + 8];
+    int32_t n_gen, n_prompt;
+    char text[4096];
+    char stream[4096];     /* on_token pieces, concatenated */
+    size_t stream_len;
+    int stop_after;        /* on_token returns false after this many tokens; 0: never */
+    int n_stream;
+    char err[512];
+} outcome;
+
+static int g_rank; /* done order counter of the current test */
+
+static bool on_token(void *user, int64_t id, cria_token t, const char *text, int32_t len)
+{
+    outcome *o = user;
+    assert_int_equal(id, o->id);
+    if (o->stream_len + (size_t)len < sizeof o->stream) {
+        memcpy(o->stream + o->stream_len, text, (size_t)len);
+        o->stream_len += (size_t)len;
+    }
+    if (t >= 0)
+        o->n_stream++;
+    return o->stop_after == 0 || o->n_stream < o->stop_after;
+}
+
+static void on_done(void *user, const cria_sched_result *r)
+{
+    outcome *o = user;
+    assert_int_equal(r->id, o->id);
+    o->done++;
+    o->done_rank = g_rank++;
+    o->finish = r->finish;
+    o->n_gen = r->n_gen;
+    o->n_prompt = r->n_prompt;
+    assert_true(r->n_gen <= MAX_GEN + 8);
+    assert_non_null(r->tokens);
+    if (r->n_gen > 0)
+        memcpy(o->toks, r->tokens, (size_t)r->n_gen * sizeof *r->tokens);
+    assert_int_equal(strlen(r->text), r->text_len);
+    snprintf(o->text, sizeof o->text, "%s", r->text);
+    if (r->finish == CRIA_FINISH_ERROR)
+        snprintf(o->err, sizeof o->err, "%s", r->error.msg);
+    assert_true(r->total_ms >= r->queue_ms);
+}
+
+typedef struct fixture {
+    cria_model *model;
+    cria_context *ctx;
+    cria_sched *s;
+} fixture;
+
+static cria_model *load_model(void)
+{
+    if (!test_have(CKPT) || !test_have(TOK512))
+        return NULL;
+    cria_model_params mp = cria_model_default_params();
+    mp.vocab_path = test_shared(TOK512);
+    cria_model *m = NULL;
+    cria_error err;
+    if (cria_model_load(test_shared(CKPT), &mp, &m, &err) != CRIA_OK)
+        fail_msg("%s", err.msg);
+    return m;
+}
+
+static cria_context *new_context(cria_model *m, int32_t n_ctx, int32_t n_seq, int32_t n_batch)
+{
+    cria_context_params cp = cria_context_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_seq_max = n_seq;
+    cp.n_batch = n_batch;
+    cp.n_threads = 2;
+    cria_context *ctx = NULL;
+    cria_error err;
+    if (cria_context_init(m, &cp, &ctx, &err) != CRIA_OK)
+        fail_msg("%s", err.msg);
+    return ctx;
+}
+
+/* A model, a context of n_slots x SLOT_CTX cells, and a scheduler over it; skips without the model. */
+static void setup(fixture *f, int32_t n_slots, int32_t n_batch, int32_t max_queue)
+{
+    f->model = load_model();
+    if (!f->model)
+        skip();
+    f->ctx = new_context(f->model, n_slots * SLOT_CTX, n_slots, 64);
+    cria_sched_params sp = {.n_slots = n_slots, .n_batch = n_batch, .max_queue = max_queue};
+    cria_error err;
+    if (cria_sched_init(f->model, f->ctx, &sp, &f->s, &err) != CRIA_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(cria_sched_slot_ctx(f->s), SLOT_CTX);
+    g_rank = 0;
+}
+
+static void teardown(fixture *f)
+{
+    cria_sched_free(f->s);
+    cria_context_free(f->ctx);
+    cria_model_free(f->model);
+}
+
+static int32_t tokenize(const cria_model *m, const char *text, cria_token *toks, int32_t cap)
+{
+    int32_t n = cria_tokenize(m, text, strlen(text), toks, cap, 1);
+    assert_true(n > 0);
+    return n;
+}
+
+static cria_sampler_params greedy(void)
+{
+    cria_sampler_params sp = cria_sampler_default_params();
+    sp.temp = 0.0f;
+    sp.seed = 42;
+    return sp;
+}
+
+static cria_status submit(fixture *f, const char *text, int32_t n_predict, outcome *o, cria_error *err)
+{
+    cria_token toks[1024];
+    cria_sched_request rq = {
+        .n_prompt = tokenize(f->model, text, toks, 1024),
+        .prompt = toks,
+        .n_predict = n_predict,
+        .sampling = greedy(),
+        .on_token = on_token,
+        .on_done = on_done,
+        .user = o,
+    };
+    return cria_sched_submit(f->s, &rq, &o->id, err);
+}
+
+static void run_idle(fixture *f)
+{
+    cria_error err;
+    assert_int_equal(cria_sched_run(f->s, true, &err), CRIA_OK);
+}
+
+/*
+ * The reference: the prompt alone in a fresh single-sequence context of
+ * SLOT_CTX cells, read in one batch, then one token per decode, greedy; the
+ * loop of cria run's generate. Returns the tokens generated; *eos says
+ * whether it ended on an end-of-generation token.
+ */
+static int32_t reference(cria_model *m, const char *text, int32_t n_predict, cria_token *out, bool *eos)
+{
+    cria_context *ctx = new_context(m, SLOT_CTX, 1, 64);
+    cria_model_info mi;
+    cria_model_get_info(m, &mi);
+    cria_token toks[SLOT_CTX];
+    const int32_t n = tokenize(m, text, toks, SLOT_CTX);
+    cria_batch b = cria_batch_init(64);
+    b.n_tokens = n;
+    for (int32_t i = 0; i < n; i++) {
+        b.token[i] = toks[i];
+        b.pos[i] = i;
+        b.seq_id[i] = 0;
+        b.logits[i] = i == n - 1;
+    }
+    cria_error err;
+    assert_int_equal(cria_decode(ctx, &b, &err), CRIA_OK);
+    const float *logits = cria_get_logits_ith(ctx, n - 1);
+    cria_sampler_params sp = greedy();
+    cria_sampler *smpl = cria_sampler_chain_from_params(&sp, m, mi.n_vocab, SLOT_CTX);
+    int32_t n_gen = 0, pos = n;
+    *eos = false;
+    while (n_gen < n_predict) {
+        cria_token t = cria_sampler_sample(smpl, logits, mi.n_vocab);
+        if (cria_token_is_eog(m, t)) {
+            *eos = true;
+            break;
+        }
+        out[n_gen++] = t;
+        if (n_gen == n_predict || pos >= SLOT_CTX)
+            break;
+        b.n_tokens = 1;
+        b.token[0] = t;
+        b.pos[0] = pos++;
+        b.seq_id[0] = 0;
+        b.logits[0] = 1;
+        assert_int_equal(cria_decode(ctx, &b, &err), CRIA_OK);
+        logits = cria_get_logits_ith(ctx, 0);
+    }
+    cria_sampler_free(smpl);
+    cria_batch_free(&b);
+    cria_context_free(ctx);
+    return n_gen;
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+/* 6 prompts, 4 slots, 16 tokens per step: prompts read in chunks beside generating slots; same ids as alone. */
+static void test_greedy_equals_alone(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, 4, 16, 8);
+    static outcome o[N_PROMPTS];
+    memset(o, 0, sizeof o);
+    cria_error err;
+    for (int i = 0; i < N_PROMPTS; i++)
+        assert_int_equal(submit(&f, prompts[i], MAX_GEN, &o[i], &err), CRIA_OK);
+    run_idle(&f);
+    for (int i = 0; i < N_PROMPTS; i++) {
+        cria_token ref[MAX_GEN];
+        bool eos;
+        int32_t n = reference(f.model, prompts[i], MAX_GEN, ref, &eos);
+        assert_int_equal(o[i].done, 1);
+        assert_int_equal(o[i].finish, eos ? CRIA_FINISH_EOS : CRIA_FINISH_LENGTH);
+        assert_int_equal(o[i].n_gen, n);
+        for (int32_t j = 0; j < n; j++) {
+            if (o[i].toks[j] != ref[j])
+                fail_msg("prompt %d token %d: scheduler %d, alone %d", i, j, o[i].toks[j], ref[j]);
+        }
+        /* streaming pieces add up to the final text */
+        assert_int_equal(o[i].stream_len, strlen(o[i].text));
+        assert_memory_equal(o[i].stream, o[i].text, o[i].stream_len);
+        assert_true(n == 0 || strlen(o[i].text) > 0);
+    }
+    assert_int_equal(cria_kv_used(f.ctx), 0); /* every finished sequence freed its cells */
+    cria_sched_stats st;
+    cria_sched_get_stats(f.s, &st);
+    assert_int_equal(st.n_done, N_PROMPTS);
+    assert_int_equal(st.n_running, 0);
+    assert_int_equal(st.n_queued, 0);
+    teardown(&f);
+}
+
+/* The same through one slot and through a batch as large as the context allows. */
+static void test_one_slot_and_big_batch(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        fixture f;
+        setup(&f, k == 0 ? 1 : 3, k == 0 ? 0 : 64, 8);
+        static outcome o[3];
+        memset(o, 0, sizeof o);
+        cria_error err;
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(submit(&f, prompts[i + 1], 24, &o[i], &err), CRIA_OK);
+        run_idle(&f);
+        for (int i = 0; i < 3; i++) {
+            cria_token ref[MAX_GEN];
+            bool eos;
+            int32_t n = reference(f.model, prompts[i + 1], 24, ref, &eos);
+            assert_int_equal(o[i].n_gen, n);
+            assert_memory_equal(o[i].toks, ref, (size_t)n * sizeof *ref);
+        }
+        teardown(&f);
+    }
+}
+
+/* Past max_queue waiting requests, submit fails with CRIA_ERR_BUSY and a message; a step makes room. */
+static void test_queue_bound(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, 1, 0, 2);
+    static outcome o[4];
+    memset(o, 0, sizeof o);
+    cria_error err;
+    assert_int_equal(submit(&f, prompts[0], 8, &o[0], &err), CRIA_OK);
+    assert_int_equal(submit(&f, prompts[1], 8, &o[1], &err), CRIA_OK);
+    assert_int_equal(submit(&f, prompts[2], 8, &o[2], &err), CRIA_ERR_BUSY);
+    assert_non_null(strstr(err.msg, "queue is full"));
+    assert_int_equal(o[2].done, 0); /* refused: no callback */
+    cria_sched_stats st;
+    cria_sched_get_stats(f.s, &st);
+    assert_int_equal(st.n_queued, 2);
+    bool busy;
+    assert_int_equal(cria_sched_step(f.s, &busy, &err), CRIA_OK); /* admits the first: one place free */
+    assert_true(busy);
+    assert_int_equal(submit(&f, prompts[2], 8, &o[2], &err), CRIA_OK);
+    assert_int_equal(submit(&f, prompts[3], 8, &o[3], &err), CRIA_ERR_BUSY);
+    assert_true(o[2].id > o[1].id && o[1].id > o[0].id);
+    run_idle(&f);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(o[i].done, 1);
+        assert_int_equal(o[i].finish, CRIA_FINISH_LENGTH);
+        assert_int_equal(o[i].done_rank, i); /* one slot: FIFO */
+    }
+    teardown(&f);
+}
+
+/* Cancel a running request: on_done(cancelled) and its cells free after one step; cancel of a queued one too. */
+static void test_cancel(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, 2, 0, 4);
+    static outcome o[3];
+    memset(o, 0, sizeof o);
+    cria_error err;
+    cria_sampler_params sp = greedy();
+    cria_logit_bias no_eos = {.token = cria_token_eos(f.model), .bias = -1e30f};
+    sp.n_logit_bias = 1;
+    sp.logit_bias = &no_eos;
+    cria_token toks[64];
+    for (int i = 0; i < 3; i++) {
+        cria_sched_request rq = {
+            .n_prompt = tokenize(f.model, prompts[i], toks, 64),
+            .prompt = toks,
+            .n_predict = -1,
+            .sampling = sp,
+            .on_token = on_token,
+            .on_done = on_done,
+            .user = &o[i],
+        };
+        assert_int_equal(cria_sched_submit(f.s, &rq, &o[i].id, &err), CRIA_OK);
+        o[i].n_prompt = rq.n_prompt; /* on_done sets it again */
+    }
+    bool busy;
+    for (int k = 0; k < 5; k++)
+        assert_int_equal(cria_sched_step(f.s, &busy, &err), CRIA_OK);
+    assert_true(o[0].n_stream > 0 && o[1].n_stream > 0);
+    const int32_t used = cria_kv_used(f.ctx);
+    const int32_t used0 = o[0].n_prompt + o[0].n_stream - 1; /* the last sampled token is not decoded yet */
+    assert_true(used > used0);
+    /* the queued third request leaves the queue at once and is reported at the next step */
+    assert_true(cria_sched_cancel(f.s, o[2].id));
+    cria_sched_stats st;
+    cria_sched_get_stats(f.s, &st);
+    assert_int_equal(st.n_queued, 0);
+    assert_true(cria_sched_cancel(f.s, o[0].id));
+    assert_int_equal(o[0].done, 0); /* between steps nothing runs */
+    assert_int_equal(cria_sched_step(f.s, &busy, &err), CRIA_OK);
+    assert_int_equal(o[0].done, 1);
+    assert_int_equal(o[0].finish, CRIA_FINISH_CANCELLED);
+    assert_int_equal(o[2].done, 1);
+    assert_int_equal(o[2].finish, CRIA_FINISH_CANCELLED);
+    assert_int_equal(o[2].n_gen, 0);
+    /* only the second sequence's cells remain: its prompt and the tokens decoded so far */
+    assert_int_equal(cria_kv_used(f.ctx), o[1].n_prompt + o[1].n_stream - 1);
+    assert_false(cria_sched_cancel(f.s, o[0].id)); /* finished: unknown now */
+    assert_false(cria_sched_cancel(f.s, 9999));
+    cria_sched_get_stats(f.s, &st);
+    assert_int_equal(st.n_running, 1);
+    assert_int_equal(st.n_cancelled, 2);
+    /* on_token returning false cancels too, within the same step */
+    o[1].stop_after = o[1].n_stream + 2;
+    assert_int_equal(cria_sched_step(f.s, &busy, &err), CRIA_OK);
+    assert_int_equal(cria_sched_step(f.s, &busy, &err), CRIA_OK);
+    assert_int_equal(o[1].done, 1);
+    assert_int_equal(o[1].finish, CRIA_FINISH_CANCELLED);
+    assert_false(busy);
+    assert_int_equal(cria_kv_used(f.ctx), 0);
+    teardown(&f);
+}
+
+/* A prompt longer than a slot's context, an empty prompt and a bad token are refused at submit. */
+static void test_refused(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, 4, 0, 4);
+    cria_token toks[SLOT_CTX + 1];
+    for (int i = 0; i <= SLOT_CTX; i++)
+        toks[i] = i == 0 ? cria_token_bos(f.model) : 100 + i % 50;
+    outcome o = {0};
+    cria_sched_request rq = {.prompt = toks, .n_prompt = SLOT_CTX + 1, .n_predict = 4, .sampling = greedy(),
+                             .on_done = on_done, .user = &o};
+    int64_t id = 0;
+    cria_error err;
+    assert_int_equal(cria_sched_submit(f.s, &rq, &id, &err), CRIA_ERR_ARG);
+    assert_non_null(strstr(err.msg, "prompt is too long: 129 tokens, a slot's context holds 128"));
+    rq.n_prompt = SLOT_CTX; /* exactly a slot: accepted, generates one token */
+    assert_int_equal(cria_sched_submit(f.s, &rq, &o.id, &err), CRIA_OK);
+    rq.n_prompt = 0;
+    assert_int_equal(cria_sched_submit(f.s, &rq, &id, &err), CRIA_ERR_ARG);
+    assert_non_null(strstr(err.msg, "empty prompt"));
+    rq.n_prompt = 2;
+    toks[1] = 100000;
+    assert_int_equal(cria_sched_submit(f.s, &rq, &id, &err), CRIA_ERR_ARG);
+    assert_non_null(strstr(err.msg, "outside the vocabulary"));
+    run_idle(&f);
+    assert_int_equal(o.done, 1);
+    assert_true(o.finish == CRIA_FINISH_LENGTH || o.finish == CRIA_FINISH_EOS);
+    assert_true(o.n_gen <= 1);
+    /* init refuses slots the context cannot hold */
+    cria_sched *s2 = NULL;
+    cria_sched_params sp = {.n_slots = 5, .max_queue = 4};
+    assert_int_equal(cria_sched_init(f.model, f.ctx, &sp, &s2, &err), CRIA_ERR_ARG);
+    assert_null(s2);
+    teardown(&f);
+}
+
+/* Different lengths finish in any order; every result arrives once, under its own id. */
+static void test_mixed_lengths(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, 4, 32, 8);
+    static const int32_t n_predict[N_PROMPTS] = {40, 2, 30, 1, 12, 6};
+    static outcome o[N_PROMPTS];
+    memset(o, 0, sizeof o);
+    cria_error err;
+    for (int i = 0; i < N_PROMPTS; i++)
+        assert_int_equal(submit(&f, prompts[i], n_predict[i], &o[i], &err), CRIA_OK);
+    run_idle(&f);
+    bool in_order = true;
+    for (int i = 0; i < N_PROMPTS; i++) {
+        assert_int_equal(o[i].done, 1);
+        in_order = in_order && o[i].done_rank == i;
+        cria_token ref[MAX_GEN];
+        bool eos;
+        int32_t n = reference(f.model, prompts[i], n_predict[i], ref, &eos);
+        assert_int_equal(o[i].n_gen, n);
+        assert_memory_equal(o[i].toks, ref, (size_t)n * sizeof *ref);
+        assert_true(o[i].n_gen <= n_predict[i]);
+    }
+    assert_false(in_order); /* the 1- and 2-token requests finish before the 40-token one */
+    assert_true(o[3].done_rank < o[0].done_rank);
+    teardown(&f);
+}
+
+typedef struct server_arg {
+    cria_sched *s;
+    cria_status st;
+} server_arg;
+
+static void *serve(void *p)
+{
+    server_arg *a = p;
+    cria_error err;
+    a->st = cria_sched_run(a->s, false, &err);
+    return NULL;
+}
+
+/* Another thread serves (sleeping while idle); this one submits, waits, submits again, then stops it. */
+static void test_threaded_submit(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, 2, 0, 8);
+    server_arg a = {.s = f.s};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, serve, &a), 0);
+    static outcome o[4];
+    memset(o, 0, sizeof o);
+    cria_error err;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(submit(&f, prompts[2 * round + i], 10, &o[2 * round + i], &err), CRIA_OK);
+        for (int spins = 0; spins < 10000; spins++) { /* up to 10 s */
+            cria_sched_stats st;
+            cria_sched_get_stats(f.s, &st);
+            if (st.n_done + st.n_cancelled + st.n_errors == 2 * round + 2)
+                break;
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    cria_sched_stop(f.s);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(a.st, CRIA_OK);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(o[i].done, 1);
+        assert_int_equal(o[i].finish == CRIA_FINISH_LENGTH || o[i].finish == CRIA_FINISH_EOS, 1);
+    }
+    teardown(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_greedy_equals_alone),
+        cmocka_unit_test(test_one_slot_and_big_batch),
+        cmocka_unit_test(test_queue_bound),
+        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_mixed_lengths),
+        cmocka_unit_test(test_threaded_submit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
