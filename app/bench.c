@@ -344,6 +344,10 @@ int cria_cmd_bench(int argc, char **argv)
         goto done;
     }
     cria_error err;
+    if (cria_bench_validate(&o->p, &err) != CRIA_OK) {
+        cria_app_error("%s", err.msg);
+        goto done;
+    }
     cria_bench_system sys;
     if (cria_bench_probe(&sys, &err) != CRIA_OK) {
         cria_app_error("machine probe: %s", err.msg);

@@ -144,6 +144,12 @@ typedef bool (*cria_bench_on_result)(const cria_bench_result *r, void *user);
 cria_status cria_bench_run(const cria_bench_params *params, const cria_bench_system *sys, cria_bench_on_result on_result,
                            void *user, cria_error *err);
 
+/*
+ * Plans every test's thread placement and frees the plans: the bad -C,
+ * --cpu-strict, --numa and --prio values fail here, before anything runs.
+ */
+cria_status cria_bench_validate(const cria_bench_params *params, cria_error *err);
+
 /* ---- output (src/bench/output.c) ----------------------------------------- */
 
 typedef enum cria_bench_format {

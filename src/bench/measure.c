@@ -494,6 +494,25 @@ static cria_status plan_all(const cria_bench_params *p, cria_bench_test *tests, 
     return CRIA_OK;
 }
 
+cria_status cria_bench_validate(const cria_bench_params *p, cria_error *err)
+{
+    const int32_t n = cria_bench_expand(p, NULL, 0);
+    cria_bench_test *tests = calloc((size_t)n + 1, sizeof *tests);
+    cria_placement **pl = calloc((size_t)n + 1, sizeof *pl);
+    cria_status st = CRIA_OK;
+    if (!tests || !pl)
+        st = cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for %d tests", n);
+    if (st == CRIA_OK) {
+        cria_bench_expand(p, tests, n);
+        st = plan_all(p, tests, n, pl, err);
+    }
+    for (int32_t i = 0; pl && i < n; i++)
+        cria_placement_free(pl[i]);
+    free(pl);
+    free(tests);
+    return st;
+}
+
 cria_status cria_bench_run(const cria_bench_params *p, const cria_bench_system *sys, cria_bench_on_result on_result,
                            void *user, cria_error *err)
 {
