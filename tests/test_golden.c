@@ -17,162 +17,16 @@
 #include <string.h>
 
 #include "cria.h"
+#include "golden.h"
 #include "util.h"
 
-enum { MAX_IDS = 256, N_GEN = 64 };
+enum { MAX_IDS = GOLDEN_MAX_IDS };
 
-typedef struct golden_case {
-    char model[256];
-    char prompt[1024];
-    char logits_file[256];
-    cria_token prompt_ids[MAX_IDS];
-    int n_prompt;
-    cria_token gen_ids[MAX_IDS];
-    int n_gen;
-} golden_case;
-
-/* Copies the value of "key: value" from text into out; false if absent. */
-static bool field(const char *text, const char *key, char *out, size_t cap)
-{
-    size_t klen = strlen(key);
-    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        if (strncmp(line, key, klen) == 0 && line[klen] == ':' && line[klen + 1] == ' ') {
-            const char *v = line + klen + 2, *end = strchr(v, '\n');
-            size_t n = end ? (size_t)(end - v) : strlen(v);
-            if (n >= cap)
-                return false;
-            memcpy(out, v, n);
-            out[n] = '\0';
-            return true;
-        }
-    }
-    return false;
-}
-
-static int parse_ids(const char *s, cria_token *ids)
-{
-    int n = 0;
-    char *end;
-    for (;;) {
-        long v = strtol(s, &end, 10);
-        if (end == s || n == MAX_IDS)
-            return n;
-        ids[n++] = (cria_token)v;
-        s = end;
-    }
-}
-
-static bool load_case(const char *rel, golden_case *c)
-{
-    char *text = test_read_file(test_shared(rel), NULL);
-    if (!text)
-        return false;
-    char ids[8192];
-    bool ok = field(text, "model", c->model, sizeof c->model) && field(text, "prompt", c->prompt, sizeof c->prompt) &&
-              field(text, "logits_file", c->logits_file, sizeof c->logits_file);
-    if (ok && field(text, "prompt_tokens", ids, sizeof ids))
-        c->n_prompt = parse_ids(ids, c->prompt_ids);
-    if (ok && field(text, "gen_tokens", ids, sizeof ids))
-        c->n_gen = parse_ids(ids, c->gen_ids);
-    free(text);
-    return ok && c->n_prompt > 0 && c->n_gen == N_GEN;
-}
-
-static cria_model *load_model(const char *model_rel, const char *vocab_rel)
-{
-    cria_model_params mp = cria_model_default_params();
-    mp.vocab_path = vocab_rel ? test_shared(vocab_rel) : NULL;
-    cria_model *m = NULL;
-    cria_error err;
-    if (cria_model_load(test_shared(model_rel), &mp, &m, &err) != CRIA_OK)
-        fail_msg("loading %s: %s", model_rel, err.msg);
-    return m;
-}
-
-static cria_context *new_context(cria_model *m, int n_ctx, int n_seq, int threads)
-{
-    cria_context_params cp = cria_context_default_params();
-    cp.n_ctx = n_ctx;
-    cp.n_seq_max = n_seq;
-    cp.n_threads = cp.n_threads_batch = threads;
-    cria_context *ctx = NULL;
-    cria_error err;
-    if (cria_context_init(m, &cp, &ctx, &err) != CRIA_OK)
-        fail_msg("context: %s", err.msg);
-    return ctx;
-}
-
-static void decode_or_fail(cria_context *ctx, const cria_batch *b)
-{
-    cria_error err;
-    if (cria_decode(ctx, b, &err) != CRIA_OK)
-        fail_msg("decode: %s", err.msg);
-}
-
-static cria_token argmax(const float *x, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++) {
-        if (x[i] > x[best])
-            best = i;
-    }
-    return best;
-}
-
-/* Runs one golden case on a model file (vocab_rel for llama2.c checkpoints). */
+/* The reference engine's exact greedy ids: no near-tie allowance on the float models. */
 static void check_case(const char *case_rel, const char *model_rel, const char *vocab_rel, double max_nmse,
                        int threads)
 {
-    golden_case c;
-    if (!load_case(case_rel, &c))
-        fail_msg("cannot read golden case %s", case_rel);
-    char logits_rel[300];
-    snprintf(logits_rel, sizeof logits_rel, "golden/%s", c.logits_file);
-    cria_model *m = load_model(model_rel, vocab_rel);
-    cria_model_info mi;
-    cria_model_get_info(m, &mi);
-
-    cria_token ids[MAX_IDS];
-    int n = cria_tokenize(m, c.prompt, strlen(c.prompt), ids, MAX_IDS, 1);
-    assert_int_equal(n, c.n_prompt);
-    assert_memory_equal(ids, c.prompt_ids, (size_t)n * sizeof ids[0]);
-
-    cria_context *ctx = new_context(m, 512, 1, threads);
-    cria_batch b = cria_batch_init(512);
-    b.n_tokens = n;
-    for (int i = 0; i < n; i++) {
-        b.token[i] = ids[i];
-        b.pos[i] = i;
-        b.seq_id[i] = 0;
-        b.logits[i] = i == n - 1;
-    }
-    decode_or_fail(ctx, &b);
-    size_t ref_size = 0;
-    float *ref = (float *)(void *)test_read_file(test_shared(logits_rel), &ref_size);
-    assert_non_null(ref);
-    assert_int_equal(ref_size, (size_t)mi.n_vocab * sizeof(float));
-    const float *logits = cria_get_logits_ith(ctx, n - 1);
-    assert_non_null(logits);
-    double e = test_nmse(ref, logits, (size_t)mi.n_vocab);
-    if (!(e < max_nmse))
-        fail_msg("%s on %s: logits NMSE %.3e >= %.1e", case_rel, model_rel, e, max_nmse);
-    free(ref);
-
-    for (int g = 0; g < N_GEN; g++) {
-        cria_token t = argmax(logits, mi.n_vocab);
-        if (t != c.gen_ids[g])
-            fail_msg("%s on %s: greedy token %d is %d, reference %d", case_rel, model_rel, g, t, c.gen_ids[g]);
-        b.n_tokens = 1;
-        b.token[0] = t;
-        b.pos[0] = n + g;
-        b.seq_id[0] = 0;
-        b.logits[0] = 1;
-        decode_or_fail(ctx, &b);
-        logits = cria_get_logits_ith(ctx, 0);
-    }
-    cria_batch_free(&b);
-    cria_context_free(ctx);
-    cria_model_free(m);
+    golden_check_case(case_rel, model_rel, vocab_rel, max_nmse, threads, 0.0, GOLDEN_N_GEN);
 }
 
 static const char *const f32_cases[] = {"golden/stories260K-f32.p1.txt", "golden/stories260K-f32.p2.txt",
@@ -211,7 +65,7 @@ static float *logits_after(cria_model *m, const cria_token *ids, int n, int chun
 {
     cria_model_info mi;
     cria_model_get_info(m, &mi);
-    cria_context *ctx = new_context(m, 256, 1, 2);
+    cria_context *ctx = golden_new_context(m, 256, 1, 2);
     cria_batch b = cria_batch_init(chunk);
     for (int s = 0; s < n; s += chunk) {
         b.n_tokens = n - s < chunk ? n - s : chunk;
@@ -221,7 +75,7 @@ static float *logits_after(cria_model *m, const cria_token *ids, int n, int chun
             b.seq_id[i] = 0;
             b.logits[i] = s + i == n - 1;
         }
-        decode_or_fail(ctx, &b);
+        golden_decode(ctx, &b);
     }
     float *out = malloc((size_t)mi.n_vocab * sizeof *out);
     memcpy(out, cria_get_logits_ith(ctx, b.n_tokens - 1), (size_t)mi.n_vocab * sizeof *out);
@@ -235,7 +89,7 @@ static void test_batch_equals_sequential(void **state)
     (void)state;
     if (!test_have("models/stories260K-f32.gguf"))
         skip();
-    cria_model *m = load_model("models/stories260K-f32.gguf", NULL);
+    cria_model *m = golden_load_model("models/stories260K-f32.gguf", NULL);
     const char *text = "The little dog ran to the park and found a big red ball under the tree.";
     cria_token ids[MAX_IDS];
     int n = cria_tokenize(m, text, strlen(text), ids, MAX_IDS, 1);
@@ -259,7 +113,7 @@ static void test_two_sequences_in_one_batch(void **state)
     (void)state;
     if (!test_have("models/stories260K-f32.gguf"))
         skip();
-    cria_model *m = load_model("models/stories260K-f32.gguf", NULL);
+    cria_model *m = golden_load_model("models/stories260K-f32.gguf", NULL);
     const char *texts[2] = {"Once upon a time there was a cat", "Lily and Ben went to the big park"};
     cria_token ids[2][MAX_IDS];
     int n[2];
@@ -270,17 +124,17 @@ static void test_two_sequences_in_one_batch(void **state)
     /* Alone: each sequence in its own context. */
     float alone[2][4][512];
     for (int s = 0; s < 2; s++) {
-        cria_context *ctx = new_context(m, 128, 1, 1);
+        cria_context *ctx = golden_new_context(m, 128, 1, 1);
         cria_batch b = cria_batch_init(64);
         b.n_tokens = n[s];
         for (int i = 0; i < n[s]; i++) {
             b.token[i] = ids[s][i], b.pos[i] = i, b.seq_id[i] = 0, b.logits[i] = i == n[s] - 1;
         }
-        decode_or_fail(ctx, &b);
+        golden_decode(ctx, &b);
         memcpy(alone[s][0], cria_get_logits_ith(ctx, n[s] - 1), sizeof alone[s][0]);
         for (int g = 0; g < 3; g++) {
             b.n_tokens = 1, b.token[0] = next[g], b.pos[0] = n[s] + g, b.seq_id[0] = 0, b.logits[0] = 1;
-            decode_or_fail(ctx, &b);
+            golden_decode(ctx, &b);
             memcpy(alone[s][g + 1], cria_get_logits_ith(ctx, 0), sizeof alone[s][0]);
         }
         cria_batch_free(&b);
@@ -288,7 +142,7 @@ static void test_two_sequences_in_one_batch(void **state)
     }
 
     /* Together: one context, both prompts interleaved in one batch. */
-    cria_context *ctx = new_context(m, 128, 2, 2);
+    cria_context *ctx = golden_new_context(m, 128, 2, 2);
     cria_batch b = cria_batch_init(64);
     int k = 0, last[2] = {0, 0};
     for (int i = 0; i < n[0] || i < n[1]; i++) {
@@ -302,14 +156,14 @@ static void test_two_sequences_in_one_batch(void **state)
         }
     }
     b.n_tokens = k;
-    decode_or_fail(ctx, &b);
+    golden_decode(ctx, &b);
     for (int s = 0; s < 2; s++)
         assert_true(test_nmse(alone[s][0], cria_get_logits_ith(ctx, last[s]), 512) < 1e-10);
     for (int g = 0; g < 3; g++) {
         b.n_tokens = 2;
         for (int s = 0; s < 2; s++)
             b.token[s] = next[g], b.pos[s] = n[s] + g, b.seq_id[s] = s, b.logits[s] = 1;
-        decode_or_fail(ctx, &b);
+        golden_decode(ctx, &b);
         for (int s = 0; s < 2; s++)
             assert_true(test_nmse(alone[s][g + 1], cria_get_logits_ith(ctx, s), 512) < 1e-10);
     }
@@ -351,7 +205,7 @@ static void test_llama2c_unshared_classifier(void **state)
 
     cria_model_params mp = cria_model_default_params();
     mp.vocab_path = test_shared("models/tok512.bin");
-    cria_model *m = NULL, *ref = load_model("models/stories260K.bin", "models/tok512.bin");
+    cria_model *m = NULL, *ref = golden_load_model("models/stories260K.bin", "models/tok512.bin");
     cria_error err;
     assert_int_equal(cria_model_load(path, &mp, &m, &err), CRIA_OK);
     cria_model_info mi;
@@ -384,19 +238,19 @@ static void test_parallel_equals_serial(void **state)
     (void)state;
     if (!test_have("models/stories260K-f32.gguf"))
         skip();
-    cria_model *m = load_model("models/stories260K-f32.gguf", NULL);
+    cria_model *m = golden_load_model("models/stories260K-f32.gguf", NULL);
     const char *text = "Lily and Ben went to the big park to play with the red ball.";
     cria_token ids[MAX_IDS];
     const int n = cria_tokenize(m, text, strlen(text), ids, MAX_IDS, 1);
     float *serial = logits_after(m, ids, n, 4);
     assert_int_equal(setenv("CRIA_THRESHOLDS", "matmul=1,attention=1", 1), 0);
     for (int threads = 2; threads <= 3; threads++) {
-        cria_context *ctx = new_context(m, 128, 1, threads);
+        cria_context *ctx = golden_new_context(m, 128, 1, threads);
         cria_batch b = cria_batch_init(n);
         for (int i = 0; i < n; i++)
             b.token[i] = ids[i], b.pos[i] = i, b.seq_id[i] = 0, b.logits[i] = i == n - 1;
         b.n_tokens = n;
-        decode_or_fail(ctx, &b);
+        golden_decode(ctx, &b);
         assert_true(cria_context_n_syncs(ctx) > 0);
         assert_true(test_nmse(serial, cria_get_logits_ith(ctx, n - 1), 512) < 1e-10);
         cria_batch_free(&b);
@@ -410,10 +264,10 @@ static void test_parallel_equals_serial(void **state)
     assert_non_null(strstr(err.msg, "matmul"));
     assert_int_equal(unsetenv("CRIA_THRESHOLDS"), 0);
     /* Default thresholds: stories260K's kernels are all too small to split. */
-    cria_context *ctx = new_context(m, 128, 1, 2);
+    cria_context *ctx = golden_new_context(m, 128, 1, 2);
     cria_batch b = cria_batch_init(1);
     b.n_tokens = 1, b.token[0] = 1, b.pos[0] = 0, b.seq_id[0] = 0, b.logits[0] = 1;
-    decode_or_fail(ctx, &b);
+    golden_decode(ctx, &b);
     assert_int_equal(cria_context_n_syncs(ctx), 0);
     cria_batch_free(&b);
     cria_context_free(ctx);
@@ -426,13 +280,13 @@ static void test_context_full_is_an_error(void **state)
     (void)state;
     if (!test_have("models/stories260K-f32.gguf"))
         skip();
-    cria_model *m = load_model("models/stories260K-f32.gguf", NULL);
-    cria_context *ctx = new_context(m, 8, 1, 1);
+    cria_model *m = golden_load_model("models/stories260K-f32.gguf", NULL);
+    cria_context *ctx = golden_new_context(m, 8, 1, 1);
     cria_batch b = cria_batch_init(8);
     b.n_tokens = 6;
     for (int i = 0; i < 6; i++)
         b.token[i] = 1 + i, b.pos[i] = i, b.seq_id[i] = 0, b.logits[i] = 0;
-    decode_or_fail(ctx, &b);
+    golden_decode(ctx, &b);
     b.n_tokens = 3;
     for (int i = 0; i < 3; i++)
         b.pos[i] = 6 + i;

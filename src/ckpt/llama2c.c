@@ -112,6 +112,7 @@ cria_status cria_model_load_llama2c(cria_model *m, const char *path, const char 
     m->layers = calloc((size_t)L, sizeof *m->layers);
     m->name = base_name(path);
     m->arch = strdup("llama");
+    m->family = cria_arch_find("llama");
     if (!m->layers || !m->name || !m->arch)
         return cria_err_set(err, CRIA_ERR_NOMEM, "%s: out of memory", path);
 

@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "base/fp16.h"
+
 void cria_rmsnorm(int64_t n, const float *x, const float *w, float eps, float *y)
 {
     double ss = 0.0;
@@ -33,6 +35,44 @@ void cria_rope(float *x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const
             v[i] = a * c - b * s;
             v[i + 1] = a * s + b * c;
         }
+    }
+}
+
+void cria_rope_neox(float *x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const float *cs)
+{
+    const int32_t half = n_rot / 2;
+    for (int32_t h = 0; h < n_heads; h++) {
+        float *v = x + (int64_t)h * head_dim;
+        for (int32_t i = 0; i < half; i++) {
+            const float c = cs[2 * i], s = cs[2 * i + 1];
+            const float a = v[i], b = v[i + half];
+            v[i] = a * c - b * s;
+            v[i + half] = a * s + b * c;
+        }
+    }
+}
+
+/*
+ * GELU as the reference engine evaluates it on CPUs: through a table indexed
+ * by the half-precision input and holding half-precision results, and exact
+ * cut-offs beyond +-10. Computing the table entry on the fly gives the same
+ * numbers without the 128 KiB table.
+ */
+void cria_geglu(int64_t n, float *gate, const float *up)
+{
+    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+    for (int64_t i = 0; i < n; i++) {
+        const float x = gate[i];
+        float gelu;
+        if (x <= -10.0f) {
+            gelu = 0.0f;
+        } else if (x >= 10.0f) {
+            gelu = x;
+        } else {
+            const float h = cria_fp16_to_f32(cria_f32_to_fp16(x));
+            gelu = cria_fp16_to_f32(cria_f32_to_fp16(0.5f * h * (1.0f + tanhf(k * h * (1.0f + 0.044715f * h * h)))));
+        }
+        gate[i] = gelu * up[i];
     }
 }
 

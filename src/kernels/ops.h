@@ -24,6 +24,15 @@ void cria_rope_cache(int32_t pos, int32_t n_rot, float freq_base, float *cs);
  */
 void cria_rope(float *x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const float *cs);
 
+/*
+ * The NeoX pairing: rotates (x[i], x[i + n_rot/2]) of each head, i < n_rot/2,
+ * by the angles in cs (same cache as cria_rope).
+ */
+void cria_rope_neox(float *x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const float *cs);
+
+/* gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form with the reference engine's half-precision rounding. */
+void cria_geglu(int64_t n, float *gate, const float *up);
+
 /* In place: x = exp(x - max) / sum; returns nothing. */
 void cria_softmax(int64_t n, float *x);
 

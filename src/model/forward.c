@@ -1,9 +1,10 @@
 /*
- * The llama forward pass over a batch of tokens. Read it top to bottom as the
- * paper: embed, then per layer RMSNorm -> Q/K/V -> RoPE -> cache -> attention
- * -> output projection -> residual -> RMSNorm -> SwiGLU FFN -> residual, then
- * the final norm and the classifier for the rows that asked for logits. The
- * speed lives in the kernels; this file only moves rows between them.
+ * The forward pass over a batch of tokens, for every family in model/arch.c.
+ * Read it top to bottom as the paper: embed, then per layer RMSNorm -> Q/K/V
+ * -> (biases, QK-norm) -> RoPE -> cache -> attention -> output projection ->
+ * residual -> RMSNorm -> gated FFN (SwiGLU or GeGLU) -> residual, then the
+ * final norm and the classifier for the rows that asked for logits. The speed
+ * lives in the kernels; this file only moves rows between them.
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -59,7 +60,7 @@ static void attention(cria_context *ctx, const cria_batch *b, int32_t layer, int
             .v = cria_kv_v(&ctx->kv, layer, 0),
             .cell_pos = ctx->kv.pos,
             .cell_seq = ctx->kv.seq,
-            .scale = 1.0f / sqrtf((float)hp->head_dim),
+            .scale = ctx->model->family->scale_q ? 1.0f : 1.0f / sqrtf((float)hp->head_dim),
         },
     };
     atomic_init(&t.next, 0);
@@ -105,7 +106,51 @@ static void embed(cria_context *ctx, const cria_batch *b)
             cria_quant_traits_for(e->type, ctx->vk->isa)->to_float(row, dst, d);
             break;
         }
+        if (ctx->model->family->embd_scale) {
+            const float scale = sqrtf((float)d);
+            for (int64_t j = 0; j < d; j++)
+                dst[j] *= scale;
+        }
     }
+}
+
+/*
+ * Token i's Q, K and V after their projections: biases (qwen2), per-head
+ * RMSNorm of Q and K (qwen3), RoPE in the family's pairing, then K and V into
+ * the token's cache cell in half precision.
+ */
+static void qkv_epilogue(cria_context *ctx, const cria_layer *L, int32_t layer, int32_t i)
+{
+    const cria_hparams *hp = &ctx->model->hp;
+    const int32_t hd = hp->head_dim;
+    const int64_t q_dim = (int64_t)hp->n_head * hd, kv_dim = (int64_t)hp->n_head_kv * hd;
+    float *q = ctx->q + i * q_dim, *k = ctx->k + i * kv_dim, *v = ctx->v + i * kv_dim;
+    if (L->bq) {
+        cria_add(q_dim, q, L->bq);
+        cria_add(kv_dim, k, L->bk);
+        cria_add(kv_dim, v, L->bv);
+    }
+    if (L->q_norm) {
+        for (int32_t h = 0; h < hp->n_head; h++)
+            cria_rmsnorm(hd, q + (int64_t)h * hd, L->q_norm, hp->rms_eps, q + (int64_t)h * hd);
+        for (int32_t h = 0; h < hp->n_head_kv; h++)
+            cria_rmsnorm(hd, k + (int64_t)h * hd, L->k_norm, hp->rms_eps, k + (int64_t)h * hd);
+    }
+    const float *cs = ctx->rope_cs + (int64_t)i * hp->n_rot;
+    if (ctx->model->family->rope == CRIA_ROPE_NEOX) {
+        cria_rope_neox(q, hp->n_head, hd, hp->n_rot, cs);
+        cria_rope_neox(k, hp->n_head_kv, hd, hp->n_rot, cs);
+    } else {
+        cria_rope(q, hp->n_head, hd, hp->n_rot, cs);
+        cria_rope(k, hp->n_head_kv, hd, hp->n_rot, cs);
+    }
+    if (ctx->model->family->scale_q) {
+        const float scale = 1.0f / sqrtf((float)hd);
+        for (int64_t j = 0; j < q_dim; j++)
+            q[j] *= scale;
+    }
+    ctx->vk->f32_to_f16(kv_dim, k, cria_kv_k(&ctx->kv, layer, ctx->cells[i]));
+    ctx->vk->f32_to_f16(kv_dim, v, cria_kv_v(&ctx->kv, layer, ctx->cells[i]));
 }
 
 void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
@@ -115,8 +160,7 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
     const cria_vec_kernels *vk = ctx->vk;
     const int32_t n = b->n_tokens;
     const int nth = n == 1 ? ctx->params.n_threads : ctx->params.n_threads_batch;
-    const int64_t d = hp->n_embd, hd = hp->head_dim, ff = hp->n_ff;
-    const int64_t q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
+    const int64_t d = hp->n_embd, ff = hp->n_ff;
 
     embed(ctx, b);
     for (int32_t i = 0; i < n; i++)
@@ -131,13 +175,8 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         const cria_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
         float *const qkv_out[3] = {ctx->q, ctx->k, ctx->v};
         matmuls(ctx, nth, 3, qkv, qkv_out, ctx->xb, n);
-        for (int32_t i = 0; i < n; i++) {
-            const float *cs = ctx->rope_cs + (int64_t)i * hp->n_rot;
-            cria_rope(ctx->q + i * q_dim, hp->n_head, (int32_t)hd, hp->n_rot, cs);
-            cria_rope(ctx->k + i * kv_dim, hp->n_head_kv, (int32_t)hd, hp->n_rot, cs);
-            vk->f32_to_f16(kv_dim, ctx->k + i * kv_dim, cria_kv_k(&ctx->kv, l, ctx->cells[i]));
-            vk->f32_to_f16(kv_dim, ctx->v + i * kv_dim, cria_kv_v(&ctx->kv, l, ctx->cells[i]));
-        }
+        for (int32_t i = 0; i < n; i++)
+            qkv_epilogue(ctx, L, l, i);
         attention(ctx, b, l, nth);
         matmul(ctx, nth, &L->wo, ctx->att, n, ctx->xb);
         cria_add(n * d, ctx->x, ctx->xb);
@@ -148,7 +187,10 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         const cria_weight *gate_up[2] = {&L->w_gate, &L->w_up};
         float *const gate_up_out[2] = {ctx->hb, ctx->hb2};
         matmuls(ctx, nth, 2, gate_up, gate_up_out, ctx->xb, n);
-        vk->swiglu_f32(n * ff, ctx->hb, ctx->hb2);
+        if (m->family->act == CRIA_ACT_GELU)
+            cria_geglu(n * ff, ctx->hb, ctx->hb2);
+        else
+            vk->swiglu_f32(n * ff, ctx->hb, ctx->hb2);
         matmul(ctx, nth, &L->w_down, ctx->hb, n, ctx->xb);
         cria_add(n * d, ctx->x, ctx->xb);
     }

@@ -1,4 +1,4 @@
-/* Binds a GGUF file's llama-architecture metadata and tensors to the model. */
+/* Binds a GGUF file's metadata and tensors to the model, for every family in model/arch.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +56,11 @@ static cria_status read_hparams(cria_model *m, const cria_gguf *g, cria_error *e
         {"attention.head_count", &hp->n_head, true},
         {"attention.head_count_kv", &hp->n_head_kv, false},
         {"rope.dimension_count", &hp->n_rot, false},
+        {"attention.key_length", &hp->head_dim, false},
     };
     hp->n_head_kv = 0;
     hp->n_rot = 0;
+    hp->head_dim = 0;
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         snprintf(key, sizeof key, "%s.%s", a, ints[i].suffix);
         cria_status st = get_int(g, key, ints[i].required, ints[i].dst, err);
@@ -138,35 +140,52 @@ static cria_status bind_vector(cria_model *m, const cria_gguf *g, const char *na
     return CRIA_OK;
 }
 
+/* Binds an optional 1-D vector: *out stays NULL when the file lacks it. */
+static cria_status bind_vector_opt(cria_model *m, const cria_gguf *g, const char *name, int64_t n, const float **out,
+                                   cria_error *err)
+{
+    *out = NULL;
+    return cria_gguf_find_tensor(g, name) ? bind_vector(m, g, name, n, out, err) : CRIA_OK;
+}
+
 static cria_status bind_layer(cria_model *m, const cria_gguf *g, int32_t l, cria_error *err)
 {
     const cria_hparams *hp = &m->hp;
-    const int64_t d = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim;
-    const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim, ff = hp->n_ff;
+    const int64_t d = hp->n_embd, hd = hp->head_dim, q_dim = (int64_t)hp->n_head * hd;
+    const int64_t kv_dim = (int64_t)hp->n_head_kv * hd, ff = hp->n_ff;
     cria_layer *L = &m->layers[l];
+    const struct {
+        const char *name;
+        int64_t cols, rows;
+        cria_weight *dst;
+    } mats[] = {
+        {"attn_q", d, q_dim, &L->wq},       {"attn_k", d, kv_dim, &L->wk}, {"attn_v", d, kv_dim, &L->wv},
+        {"attn_output", q_dim, d, &L->wo},  {"ffn_gate", d, ff, &L->w_gate}, {"ffn_up", d, ff, &L->w_up},
+        {"ffn_down", ff, d, &L->w_down},
+    };
+    const struct {
+        const char *name;
+        int64_t n;
+        const float **dst;
+        bool optional;
+    } vecs[] = {
+        {"attn_norm.weight", d, &L->attn_norm, false}, {"ffn_norm.weight", d, &L->ffn_norm, false},
+        {"attn_q.bias", q_dim, &L->bq, true},          {"attn_k.bias", kv_dim, &L->bk, true},
+        {"attn_v.bias", kv_dim, &L->bv, true},         {"attn_q_norm.weight", hd, &L->q_norm, true},
+        {"attn_k_norm.weight", hd, &L->k_norm, true},
+    };
     char name[96];
-    cria_status st;
-#define BIND_MAT(suffix, cols, rows, dst)                                         \
-    do {                                                                          \
-        snprintf(name, sizeof name, "blk.%d." suffix ".weight", (int)l);          \
-        if ((st = bind_matrix(g, name, cols, rows, false, dst, err)) != CRIA_OK)   \
-            return st;                                                            \
-    } while (0)
-    snprintf(name, sizeof name, "blk.%d.attn_norm.weight", (int)l);
-    if ((st = bind_vector(m, g, name, d, &L->attn_norm, err)) != CRIA_OK)
-        return st;
-    BIND_MAT("attn_q", d, q_dim, &L->wq);
-    BIND_MAT("attn_k", d, kv_dim, &L->wk);
-    BIND_MAT("attn_v", d, kv_dim, &L->wv);
-    BIND_MAT("attn_output", q_dim, d, &L->wo);
-    snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", (int)l);
-    if ((st = bind_vector(m, g, name, d, &L->ffn_norm, err)) != CRIA_OK)
-        return st;
-    BIND_MAT("ffn_gate", d, ff, &L->w_gate);
-    BIND_MAT("ffn_up", d, ff, &L->w_up);
-    BIND_MAT("ffn_down", ff, d, &L->w_down);
-#undef BIND_MAT
-    return CRIA_OK;
+    cria_status st = CRIA_OK;
+    for (size_t i = 0; i < sizeof mats / sizeof mats[0] && st == CRIA_OK; i++) {
+        snprintf(name, sizeof name, "blk.%d.%s.weight", (int)l, mats[i].name);
+        st = bind_matrix(g, name, mats[i].cols, mats[i].rows, false, mats[i].dst, err);
+    }
+    for (size_t i = 0; i < sizeof vecs / sizeof vecs[0] && st == CRIA_OK; i++) {
+        snprintf(name, sizeof name, "blk.%d.%s", (int)l, vecs[i].name);
+        st = vecs[i].optional ? bind_vector_opt(m, g, name, vecs[i].n, vecs[i].dst, err)
+                              : bind_vector(m, g, name, vecs[i].n, vecs[i].dst, err);
+    }
+    return st;
 }
 
 static char *str_dup_view(cria_gguf_str s)
@@ -196,9 +215,10 @@ cria_status cria_model_load_gguf(cria_model *m, cria_gguf *g, cria_error *err)
     m->arch = str_dup_view(s);
     if (!m->arch)
         return cria_err_set(err, CRIA_ERR_NOMEM, "%s: out of memory", file);
-    if (strcmp(m->arch, "llama") != 0)
-        return cria_err_set(err, CRIA_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (cria runs: llama)",
-                            file, m->arch);
+    m->family = cria_arch_find(m->arch);
+    if (!m->family)
+        return cria_err_set(err, CRIA_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (cria runs: %s)", file,
+                            m->arch, cria_arch_names());
     if (cria_gguf_get_str(g, "general.name", &s, NULL)) {
         m->name = str_dup_view(s);
     } else {

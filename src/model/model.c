@@ -103,13 +103,16 @@ cria_status cria_hparams_validate(cria_hparams *hp, const char *file, cria_error
             return cria_err_set(err, CRIA_ERR_FORMAT, "%s: %s is %d, must be positive", file, sizes[i].name,
                                 sizes[i].v);
     }
-    if (hp->n_embd % hp->n_head != 0)
+    if (hp->head_dim <= 0 && hp->n_embd % hp->n_head != 0)
         return cria_err_set(err, CRIA_ERR_FORMAT, "%s: embedding length %d is not a multiple of the head count %d",
                             file, hp->n_embd, hp->n_head);
     if (hp->n_head % hp->n_head_kv != 0)
         return cria_err_set(err, CRIA_ERR_FORMAT, "%s: head count %d is not a multiple of the kv head count %d", file,
                             hp->n_head, hp->n_head_kv);
-    hp->head_dim = hp->n_embd / hp->n_head;
+    if (hp->head_dim <= 0)
+        hp->head_dim = hp->n_embd / hp->n_head;
+    if (hp->head_dim > 1024)
+        return cria_err_set(err, CRIA_ERR_FORMAT, "%s: head size %d is out of range", file, hp->head_dim);
     if (hp->n_rot <= 0)
         hp->n_rot = hp->head_dim;
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)

@@ -16,6 +16,36 @@
 #include "gguf/gguf.h"
 #include "tokenizer/vocab.h"
 
+/* How RoPE pairs a head's dimensions: adjacent (x[2i], x[2i+1]) or halves (x[i], x[i + n_rot/2]). */
+typedef enum cria_rope_mode {
+    CRIA_ROPE_NORM,
+    CRIA_ROPE_NEOX,
+} cria_rope_mode;
+
+typedef enum cria_ffn_act {
+    CRIA_ACT_SILU, /* SwiGLU: silu(gate) * up */
+    CRIA_ACT_GELU, /* GeGLU: gelu_tanh(gate) * up */
+} cria_ffn_act;
+
+/*
+ * What sets one model family apart from llama; one row per family in
+ * model/arch.c. Optional tensors (Q/K/V biases, per-head Q/K norms) are used
+ * by any family whose file has them.
+ */
+typedef struct cria_arch {
+    const char *name;     /* general.architecture, and the prefix of its metadata keys */
+    cria_rope_mode rope;
+    cria_ffn_act act;
+    bool embd_scale;      /* embeddings multiplied by sqrt(n_embd) (gemma) */
+    bool scale_q;         /* Q scaled by 1/sqrt(head_dim) before the cache product, not the scores after (gemma) */
+} cria_arch;
+
+/* The family named by general.architecture, or NULL when cria does not run it. */
+const cria_arch *cria_arch_find(const char *name);
+
+/* The names cria runs, comma separated, for error messages. */
+const char *cria_arch_names(void);
+
 typedef struct cria_hparams {
     int32_t n_vocab;
     int32_t n_ctx_train;
@@ -24,7 +54,7 @@ typedef struct cria_hparams {
     int32_t n_layer;
     int32_t n_head;
     int32_t n_head_kv;
-    int32_t head_dim;  /* n_embd / n_head */
+    int32_t head_dim;  /* attention.key_length, or n_embd / n_head */
     int32_t n_rot;     /* dimensions rotated by RoPE per head */
     float rope_freq_base;
     float rms_eps;
@@ -41,6 +71,8 @@ typedef struct cria_weight {
 typedef struct cria_layer {
     const float *attn_norm; /* [n_embd] */
     cria_weight wq, wk, wv, wo;
+    const float *bq, *bk, *bv;     /* optional biases of Q, K, V (qwen2); NULL when absent */
+    const float *q_norm, *k_norm;  /* optional per-head RMSNorm weights [head_dim] (qwen3); NULL when absent */
     const float *ffn_norm;  /* [n_embd] */
     cria_weight w_gate, w_up, w_down;
 } cria_layer;
@@ -48,6 +80,7 @@ typedef struct cria_layer {
 struct cria_model {
     char *name;
     char *arch;
+    const cria_arch *family; /* llama2.c checkpoints: llama */
     cria_hparams hp;
     cria_weight tok_embd;    /* [n_vocab rows][n_embd] */
     const float *output_norm;
