@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "cria.h"
@@ -504,6 +505,128 @@ static void test_threaded_submit(void **state)
     teardown(&f);
 }
 
+/* ---- cria batch ---------------------------------------------------------------------------- */
+
+#define MODEL_ARGS "-m %s --vocab %s"
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* 6 prompts, 4 slots, greedy: one JSON line per prompt in input order, each text what cria run prints. */
+static void test_batch_cli(void **state)
+{
+    (void)state;
+    if (!test_have(CKPT) || !test_have(TOK512))
+        skip();
+    const char *in = test_tmp_path(".txt");
+    char body[2048] = "";
+    for (int i = 0; i < N_PROMPTS; i++) {
+        strcat(body, prompts[i]);
+        strcat(body, i == 2 ? "\n\n" : "\n"); /* a blank line is skipped */
+    }
+    assert_true(test_write_file(in, body, strlen(body)));
+    const char *out_path = test_tmp_path(".jsonl");
+    char args[4096];
+    snprintf(args, sizeof args, "batch " MODEL_ARGS " -f %s -np 4 -n 24 --temp 0 -t 2 -o %s --compare", test_shared(CKPT),
+             test_shared(TOK512), in, out_path);
+    char *err = NULL;
+    assert_int_equal(test_run_cria(args, NULL, &err), 0);
+    assert_non_null(strstr(err, "generated tokens/s"));
+    assert_non_null(strstr(err, "latency per prompt"));
+    assert_non_null(strstr(err, "outputs identical"));
+    free(err);
+
+    /* Python's json module reads every line */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]' < %s", out_path);
+    assert_int_equal(system(cmd), 0);
+
+    size_t size;
+    char *jsonl = test_read_file(out_path, &size);
+    assert_non_null(jsonl);
+    assert_int_equal(count_lines(jsonl), N_PROMPTS);
+    char *line = jsonl;
+    for (int i = 0; i < N_PROMPTS; i++) {
+        char *nl = strchr(line, '\n');
+        *nl = '\0';
+        cJSON *j = cJSON_Parse(line);
+        assert_non_null(j);
+        assert_int_equal(cJSON_GetObjectItem(j, "index")->valueint, i);
+        assert_string_equal(cJSON_GetObjectItem(j, "prompt")->valuestring, prompts[i]);
+        assert_true(cJSON_GetObjectItem(j, "n_prompt")->valueint > 0);
+        assert_true(cJSON_GetObjectItem(j, "n_gen")->valueint <= 24);
+        assert_true(cJSON_GetObjectItem(j, "ms")->valuedouble > 0);
+        /* cria run prints the prompt, the text and a newline */
+        snprintf(args, sizeof args, "run " MODEL_ARGS " -p \"%s\" -n 24 --temp 0 -t 2 --log-disable",
+                 test_shared(CKPT), test_shared(TOK512), prompts[i]);
+        char *run_out = NULL;
+        assert_int_equal(test_run_cria(args, &run_out, NULL), 0);
+        char expect[4096];
+        snprintf(expect, sizeof expect, "%s%s\n", prompts[i], cJSON_GetObjectItem(j, "text")->valuestring);
+        assert_string_equal(run_out, expect);
+        free(run_out);
+        cJSON_Delete(j);
+        line = nl + 1;
+    }
+    free(jsonl);
+}
+
+/* Runs cria batch on a prompts file with content body (NULL: a missing file); expects exit 1 and one error line. */
+static void expect_batch_error(const char *suffix, const char *body, const char *what)
+{
+    const char *in = test_tmp_path(suffix);
+    if (body)
+        assert_true(test_write_file(in, body, strlen(body)));
+    char args[2048];
+    snprintf(args, sizeof args, "batch " MODEL_ARGS " -f %s -n 4", test_shared(CKPT), test_shared(TOK512), in);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(test_run_cria(args, &out, &err), 1);
+    if (count_lines(err) != 1 || strncmp(err, "error: ", 7) != 0 || !strstr(err, what))
+        fail_msg("expected one error line with '%s', got: %s", what, err);
+    assert_string_equal(out, "");
+    free(out);
+    free(err);
+}
+
+static void test_batch_bad_input(void **state)
+{
+    (void)state;
+    if (!test_have(CKPT) || !test_have(TOK512))
+        skip();
+    expect_batch_error(".txt", NULL, "cannot open prompts file");
+    expect_batch_error(".txt", "", "no prompts");
+    expect_batch_error(".txt", "\n  \n", "no prompts");
+    expect_batch_error(".jsonl", "{\"prompt\": \"Once\"}\n{\"prompt\": \"Lily\n", ":2: malformed JSON");
+    expect_batch_error(".jsonl", "{\"prompt\": \"Once\"}\n\n{\"text\": \"x\"}\n", ":3: expected an object with a \"prompt\"");
+    expect_batch_error(".jsonl", "{\"prompt\": 5}\n", ":1: expected an object with a \"prompt\" string");
+    expect_batch_error(".jsonl", "{\"prompt\": \"a\", \"max_tokens\": \"x\"}\n", "\"max_tokens\" must be an integer");
+    /* a prompt longer than a slot: 3 tokens of context per slot */
+    const char *in = test_tmp_path(".txt");
+    assert_true(test_write_file(in, "Once upon a time\n", 17));
+    char args[2048];
+    snprintf(args, sizeof args, "batch " MODEL_ARGS " -f %s -c 12 -np 4", test_shared(CKPT), test_shared(TOK512), in);
+    char *err = NULL;
+    assert_int_equal(test_run_cria(args, NULL, &err), 1);
+    assert_non_null(strstr(err, ":1: prompt is too long: 5 tokens, a slot's context holds 3"));
+    free(err);
+    /* JSONL input (detected by its first character here) with its own max_tokens and escapes */
+    const char *jl = "{\"prompt\": \"Once\", \"max_tokens\": 3}\n{\"prompt\": \"a \\\"b\\\"\\n\", \"max_tokens\": 2}\n";
+    assert_true(test_write_file(in, jl, strlen(jl)));
+    snprintf(args, sizeof args, "batch " MODEL_ARGS " -f %s --temp 0 --log-disable", test_shared(CKPT),
+             test_shared(TOK512), in);
+    char *out = NULL;
+    assert_int_equal(test_run_cria(args, &out, NULL), 0);
+    assert_int_equal(count_lines(out), 2);
+    assert_non_null(strstr(out, "\"n_gen\":3"));
+    assert_non_null(strstr(out, "\"prompt\":\"a \\\"b\\\"\\n\""));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +637,8 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_mixed_lengths),
         cmocka_unit_test(test_threaded_submit),
+        cmocka_unit_test(test_batch_cli),
+        cmocka_unit_test(test_batch_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
