@@ -176,14 +176,15 @@ static cria_status bind_layer(cria_model *m, const cria_gguf *g, int32_t l, cria
     };
     char name[96];
     cria_status st = CRIA_OK;
-    for (size_t i = 0; i < sizeof mats / sizeof mats[0] && st == CRIA_OK; i++) {
-        snprintf(name, sizeof name, "blk.%d.%s.weight", (int)l, mats[i].name);
-        st = bind_matrix(g, name, mats[i].cols, mats[i].rows, false, mats[i].dst, err);
-    }
+    /* vectors first: a layer that is missing altogether is reported by its first tensor, attn_norm */
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0] && st == CRIA_OK; i++) {
         snprintf(name, sizeof name, "blk.%d.%s", (int)l, vecs[i].name);
         st = vecs[i].optional ? bind_vector_opt(m, g, name, vecs[i].n, vecs[i].dst, err)
                               : bind_vector(m, g, name, vecs[i].n, vecs[i].dst, err);
+    }
+    for (size_t i = 0; i < sizeof mats / sizeof mats[0] && st == CRIA_OK; i++) {
+        snprintf(name, sizeof name, "blk.%d.%s.weight", (int)l, mats[i].name);
+        st = bind_matrix(g, name, mats[i].cols, mats[i].rows, false, mats[i].dst, err);
     }
     return st;
 }
