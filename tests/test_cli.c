@@ -657,7 +657,7 @@ static void test_absurd_metadata(void **state)
         {"llama.block_count", 0x80000000u, "out of range"},
         {"llama.block_count", 0, "block count is 0"},
         {"llama.block_count", 3, "missing tensor 'blk.2.attn_norm.weight'"},
-        {"llama.embedding_length", 1u << 30, "shape"},
+        {"llama.embedding_length", 1u << 30, "head size"},
         {"llama.embedding_length", 0, "embedding length is 0"},
         {"llama.feed_forward_length", 0x7fffffff, "shape"},
         {"llama.attention.head_count", 0, "head count is 0"},
