@@ -374,6 +374,10 @@ int cria_cmd_bench(int argc, char **argv)
                                .sweep = p->sweep_threads,
                                .memory = o->given_c,
                                .configs = p->cfg_seq.n > 0,
+                               .show_batch = o->given_b,
+                               .show_mask = o->given_mask,
+                               .show_strict = o->given_strict,
+                               .show_poll = o->given_poll,
                                .sys = &sys,
                                .build = {.version = CRIA_VERSION, .commit = CRIA_GIT_COMMIT, .compiler = __VERSION__}};
     s->p = p;

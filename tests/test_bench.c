@@ -156,6 +156,22 @@ static void test_run_md(void **state)
     free(err);
 }
 
+/* md shows a column for each of -b, -C, --cpu-strict, --poll given, as llama-bench does. */
+static void test_md_option_columns(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT(GGUF_F32);
+    char *out;
+    assert_int_equal(bench(&out, NULL, "-m %s -p 32 -n 0 -r 1 -b 8,32 --poll 0", test_shared(GGUF_F32)), 0);
+    assert_contains(out, "| n_batch |");
+    assert_contains(out, "| poll |");
+    assert_contains(out, "|       8 |");
+    assert_contains(out, "|      32 |");
+    assert_null(strstr(out, "cpu_mask"));
+    assert_int_equal(count_lines(out), 2 + 2);
+    free(out);
+}
+
 /* CSV: a header and one row per test of the cross product (-t 1,2 x -p 16,32 + -n 4: 6 rows), same column count. */
 static void test_csv_cross_product(void **state)
 {
@@ -442,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_run_md),
+        cmocka_unit_test(test_md_option_columns),
         cmocka_unit_test(test_csv_cross_product),
         cmocka_unit_test(test_repeated_and_models),
         cmocka_unit_test(test_ctx_sizes_and_progress),

@@ -174,6 +174,7 @@ typedef struct cria_bench_writer {
     bool sweep;                /* add speedup and efficiency columns */
     bool memory;               /* md: add n_ctx, KV cache and peak RSS columns (-c given) */
     bool configs;              /* md: threads as NxT, and a tokens/s per sequence column (--configs given) */
+    bool show_batch, show_mask, show_strict, show_poll; /* md: columns for options given (as llama-bench) */
     const cria_bench_system *sys;
     cria_bench_build build;
     int32_t n_rows;

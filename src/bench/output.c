@@ -74,17 +74,33 @@ static void csv_str(FILE *f, const char *s)
 static void md_header(cria_bench_writer *w)
 {
     cria_bench_print_system(stderr, w->sys);
-    fprintf(w->out, "| %-24s | %10s | %8s | %-7s | %7s | %13s | %20s | %18s | %7s |", "model", "size", "params",
-            "backend", "threads", "test", "t/s", "achieved", "% limit");
+    fprintf(w->out, "| %-24s | %10s | %8s | %-7s | %7s |", "model", "size", "params", "backend", "threads");
+    if (w->show_batch)
+        fprintf(w->out, " %7s |", "n_batch");
+    if (w->show_mask)
+        fprintf(w->out, " %-12s |", "cpu_mask");
+    if (w->show_strict)
+        fprintf(w->out, " %6s |", "strict");
+    if (w->show_poll)
+        fprintf(w->out, " %4s |", "poll");
+    fprintf(w->out, " %13s | %20s | %18s | %7s |", "test", "t/s", "achieved", "% limit");
     if (w->configs)
         fprintf(w->out, " %9s |", "t/s/seq");
     if (w->memory)
         fprintf(w->out, " %7s | %8s | %12s |", "n_ctx", "KV MiB", "peak RSS MiB");
     if (w->sweep)
         fprintf(w->out, " %7s | %6s |", "speedup", "eff %");
-    fprintf(w->out, "\n| %.24s | %.9s: | %.7s: | %.7s | %.6s: | %.12s: | %.19s: | %.17s: | %.6s: |",
-            "------------------------", "----------", "--------", "-------", "-------", "-------------",
-            "--------------------", "------------------", "-------");
+    const char *dashes = "------------------------";
+    fprintf(w->out, "\n| %.24s | %.9s: | %.7s: | %.7s | %.6s: |", dashes, dashes, dashes, dashes, dashes);
+    if (w->show_batch)
+        fprintf(w->out, " %.6s: |", dashes);
+    if (w->show_mask)
+        fprintf(w->out, " %.12s |", dashes);
+    if (w->show_strict)
+        fprintf(w->out, " %.5s: |", dashes);
+    if (w->show_poll)
+        fprintf(w->out, " %.3s: |", dashes);
+    fprintf(w->out, " %.12s: | %.19s: | %.17s: | %.6s: |", dashes, dashes, dashes, dashes);
     if (w->configs)
         fprintf(w->out, " %.8s: |", "---------");
     if (w->memory)
@@ -119,8 +135,16 @@ static void md_row(cria_bench_writer *w, const cria_bench_result *r)
         snprintf(threads, sizeof threads, "%dx%d", r->test.n_seq, r->test.n_threads);
     else
         snprintf(threads, sizeof threads, "%d", r->test.n_threads);
-    fprintf(w->out, "| %-24s | %10s | %8s | %-7s | %7s | %13s | %21s | %18s | %7s |", r->model.type, size, params,
-            "CPU", threads, name, ts, ach, pct);
+    fprintf(w->out, "| %-24s | %10s | %8s | %-7s | %7s |", r->model.type, size, params, "CPU", threads);
+    if (w->show_batch)
+        fprintf(w->out, " %7d |", r->test.n_batch);
+    if (w->show_mask)
+        fprintf(w->out, " %-12s |", r->test.cpu_mask ? r->test.cpu_mask : "0x0");
+    if (w->show_strict)
+        fprintf(w->out, " %6d |", r->test.cpu_strict);
+    if (w->show_poll)
+        fprintf(w->out, " %4d |", r->test.poll);
+    fprintf(w->out, " %13s | %21s | %18s | %7s |", name, ts, ach, pct);
     if (w->configs)
         fprintf(w->out, " %9.2f |", fin(r->avg_ts_seq));
     if (w->memory)
