@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "base/cpu.h"
@@ -207,7 +208,10 @@ cria_status cria_bench_probe(cria_bench_system *sys, cria_error *err)
     if (quarter > 0.0 && quarter < (double)size)
         size = (size_t)quarter > PROBE_BUF_MIN ? ((size_t)quarter & ~(PROBE_BUF_MIN - 1)) : PROBE_BUF_MIN;
     j->size = size;
-    j->buf = aligned_alloc(64, size);
+    /* 2 MiB aligned and marked for huge pages: 128 faults to fill it instead of 65536 (most of the probe's time). */
+    j->buf = aligned_alloc(PROBE_BUF_MIN, size);
+    if (j->buf)
+        madvise(j->buf, size, MADV_HUGEPAGE);
     int nth = sys->n_physical > 0 ? sys->n_physical : 1;
     nth = nth < PROBE_MAX_THREADS ? nth : PROBE_MAX_THREADS;
     cria_pool *pool = NULL;
