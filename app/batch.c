@@ -64,6 +64,7 @@ typedef struct batch_run {
     int64_t t0;
     int64_t n_gen;
     double wall_ms;
+    cria_sched_stats stats; /* at the end of the pass */
     bool tty, oom;
 } batch_run;
 
@@ -520,6 +521,7 @@ static bool run_all(cria_model *model, const batch_opts *o, const cria_sampler_p
         }
     }
     r->wall_ms = (double)(cria_time_us() - r->t0) / 1e3;
+    cria_sched_get_stats(s, &r->stats);
     cria_sched_free(s);
     cria_context_free(ctx);
     return ok;
@@ -561,6 +563,11 @@ static void summary(const batch_run *r, const batch_run *seq)
                 quantile(lat, r->n, 0.5), quantile(lat, r->n, 0.95), lat[r->n - 1]);
         free(lat);
     }
+    if (r->stats.n_steps > 0)
+        fprintf(stderr, "batch: %lld steps of %.1f tokens on average; forward passes %.1f%% of the time\n",
+                (long long)r->stats.n_steps,
+                (double)(r->stats.n_gen_tokens + n_prompt_toks) / (double)r->stats.n_steps,
+                r->wall_ms > 0 ? 100.0 * (double)r->stats.t_decode_us / 1e3 / r->wall_ms : 0.0);
     if (n_err)
         fprintf(stderr, "batch: %d prompts failed (see their \"error\")\n", n_err);
     if (!seq) {

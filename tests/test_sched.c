@@ -458,6 +458,60 @@ static void test_mixed_lengths(void **state)
     teardown(&f);
 }
 
+/* Stop strings: the text is cut before the first one, and no part of it is ever streamed. */
+static void test_stop_strings(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, 3, 0, 4);
+    static const char *const stops[3][2] = {{"Lily", NULL}, {"zzz", "park."}, {"qqqq", "xyzzy"}};
+    static outcome o[4];
+    memset(o, 0, sizeof o);
+    cria_token toks[64];
+    cria_error err;
+    for (int i = 0; i < 4; i++) {
+        cria_sched_request rq = {
+            .n_prompt = tokenize(f.model, prompts[0], toks, 64),
+            .prompt = toks,
+            .n_predict = 40,
+            .sampling = greedy(),
+            .stop = i < 3 ? stops[i] : NULL,
+            .n_stop = i < 3 ? (stops[i][1] ? 2 : 1) : 0,
+            .on_token = on_token,
+            .on_done = on_done,
+            .user = &o[i],
+        };
+        assert_int_equal(cria_sched_submit(f.s, &rq, &o[i].id, &err), CRIA_OK);
+    }
+    run_idle(&f);
+    const char *full = o[3].text; /* no stop strings */
+    assert_int_equal(o[3].finish, CRIA_FINISH_LENGTH);
+    assert_non_null(strstr(full, "Lily"));
+    assert_non_null(strstr(full, "park."));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(o[i].done, 1);
+        assert_int_equal(o[i].stream_len, strlen(o[i].text)); /* the stream never ran ahead of the text */
+        assert_memory_equal(o[i].stream, o[i].text, o[i].stream_len);
+    }
+    assert_int_equal(o[0].finish, CRIA_FINISH_STOP);
+    assert_int_equal(strlen(o[0].text), (size_t)(strstr(full, "Lily") - full));
+    assert_memory_equal(o[0].text, full, strlen(o[0].text));
+    assert_int_equal(o[1].finish, CRIA_FINISH_STOP);
+    assert_int_equal(strlen(o[1].text), (size_t)(strstr(full, "park.") - full));
+    assert_int_equal(o[2].finish, CRIA_FINISH_LENGTH); /* never matched: everything, held-back text included */
+    assert_string_equal(o[2].text, full);
+    assert_int_equal(o[2].n_gen, o[3].n_gen);
+    /* too many stop strings are refused */
+    const char *many[CRIA_SCHED_MAX_STOP + 1];
+    for (int i = 0; i <= CRIA_SCHED_MAX_STOP; i++)
+        many[i] = "x";
+    cria_sched_request rq = {.prompt = toks, .n_prompt = 1, .n_predict = 1, .sampling = greedy(), .stop = many,
+                             .n_stop = CRIA_SCHED_MAX_STOP + 1};
+    int64_t id;
+    assert_int_equal(cria_sched_submit(f.s, &rq, &id, &err), CRIA_ERR_ARG);
+    teardown(&f);
+}
+
 typedef struct server_arg {
     cria_sched *s;
     cria_status st;
@@ -637,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_mixed_lengths),
         cmocka_unit_test(test_threaded_submit),
+        cmocka_unit_test(test_stop_strings),
         cmocka_unit_test(test_batch_cli),
         cmocka_unit_test(test_batch_bad_input),
     };

@@ -28,7 +28,10 @@ typedef struct sched_req {
     int32_t n_gen, gen_cap;
     char *text;
     size_t text_len, text_cap;
+    size_t n_sent;           /* bytes of text passed to on_token; the rest is held back */
     cria_detok detok;
+    char *stop[CRIA_SCHED_MAX_STOP];
+    int32_t n_stop;
 } sched_req;
 
 typedef struct sched_slot {
@@ -60,6 +63,7 @@ const char *cria_finish_reason_str(cria_finish_reason r)
     switch (r) {
     case CRIA_FINISH_LENGTH: return "length";
     case CRIA_FINISH_EOS: return "eos";
+    case CRIA_FINISH_STOP: return "stop";
     case CRIA_FINISH_CANCELLED: return "cancelled";
     case CRIA_FINISH_ERROR: return "error";
     }
@@ -130,6 +134,8 @@ static void req_free(sched_req *r)
     if (!r)
         return;
     cria_sampler_free(r->smpl);
+    for (int32_t i = 0; i < r->n_stop; i++)
+        free(r->stop[i]);
     free(r->prompt);
     free(r->gen);
     free(r->text);
@@ -150,9 +156,20 @@ cria_status cria_sched_submit(cria_sched *s, const cria_sched_request *in, int64
             return cria_err_set(err, CRIA_ERR_ARG, "prompt token %d: id %d is outside the vocabulary (0..%d)", i,
                                 in->prompt[i], s->n_vocab - 1);
     }
+    if (in->n_stop < 0 || in->n_stop > CRIA_SCHED_MAX_STOP || (in->n_stop > 0 && !in->stop))
+        return cria_err_set(err, CRIA_ERR_ARG, "%d stop strings: at most %d", in->n_stop, CRIA_SCHED_MAX_STOP);
     sched_req *r = calloc(1, sizeof *r);
     if (!r)
         return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for a request");
+    for (int32_t i = 0; i < in->n_stop; i++) {
+        if (!in->stop[i] || !in->stop[i][0])
+            continue;
+        r->stop[r->n_stop] = strdup(in->stop[i]);
+        if (!r->stop[r->n_stop++]) {
+            req_free(r);
+            return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for the stop strings");
+        }
+    }
     r->prompt = malloc((size_t)in->n_prompt * sizeof *r->prompt);
     r->text_cap = 256;
     r->text = malloc(r->text_cap);
@@ -270,6 +287,61 @@ static bool append_token(sched_req *r, cria_token t)
     return true;
 }
 
+/* The longest k < len(some stop string) such that the last k bytes of text[from, len) begin a stop string. */
+static size_t stop_prefix_tail(const sched_req *r, size_t from)
+{
+    size_t best = 0;
+    const size_t avail = r->text_len - from;
+    for (int32_t i = 0; i < r->n_stop; i++) {
+        const size_t m = strlen(r->stop[i]);
+        for (size_t k = (m - 1 < avail ? m - 1 : avail); k > best; k--) {
+            if (!memcmp(r->text + r->text_len - k, r->stop[i], k)) {
+                best = k;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+typedef enum release_result { RELEASE_GO, RELEASE_STOP, RELEASE_CANCEL, RELEASE_NOMEM } release_result;
+
+/*
+ * Appends n bytes that token t (-1: the end) produced to r's text, cuts the
+ * text before the first stop string it now contains, and passes on_token the
+ * text that can no longer turn into a stop string (all of it at the end).
+ */
+static release_result release(sched_req *r, cria_token t, const char *piece, int32_t n)
+{
+    if (!append_text(r, piece, n))
+        return RELEASE_NOMEM;
+    release_result res = RELEASE_GO;
+    size_t end = r->text_len;
+    if (r->n_stop > 0) {
+        /* a match ends in the new bytes and, as held-back text starts a stop string, starts at or after n_sent */
+        const char *hit = NULL;
+        for (int32_t i = 0; i < r->n_stop; i++) {
+            const char *h = memmem(r->text + r->n_sent, r->text_len - r->n_sent, r->stop[i], strlen(r->stop[i]));
+            if (h && (!hit || h < hit))
+                hit = h;
+        }
+        if (hit) {
+            r->text_len = end = (size_t)(hit - r->text);
+            r->text[end] = '\0';
+            res = RELEASE_STOP;
+        } else if (t >= 0) {
+            end = r->text_len - stop_prefix_tail(r, r->n_sent);
+        }
+    }
+    const size_t len = end - r->n_sent;
+    const bool call = r->on_token && (t >= 0 || len > 0);
+    const char *out = r->text + r->n_sent;
+    r->n_sent = end;
+    if (call && !r->on_token(r->user, r->id, t, out, (int32_t)len) && res == RELEASE_GO)
+        res = RELEASE_CANCEL;
+    return res;
+}
+
 static double ms_between(int64_t t0, int64_t t1)
 {
     return t0 > 0 && t1 >= t0 ? (double)(t1 - t0) / 1e3 : 0.0;
@@ -283,9 +355,10 @@ static double ms_between(int64_t t0, int64_t t1)
 static void finish(cria_sched *s, sched_req *r, int32_t seq, cria_finish_reason why, const cria_error *e)
 {
     char tail[16];
-    int32_t n = cria_detok_flush(&r->detok, tail, (int32_t)sizeof tail);
-    if (n > 0 && append_text(r, tail, n) && r->on_token)
-        (void)r->on_token(r->user, r->id, -1, tail, n);
+    int32_t n = why == CRIA_FINISH_STOP ? 0 : cria_detok_flush(&r->detok, tail, (int32_t)sizeof tail);
+    if (why != CRIA_FINISH_STOP && release(r, -1, tail, n > 0 ? n : 0) == RELEASE_STOP &&
+        (why == CRIA_FINISH_LENGTH || why == CRIA_FINISH_EOS))
+        why = CRIA_FINISH_STOP; /* the last bytes completed a stop string */
     const int64_t now = cria_time_us();
     static const cria_token none[1] = {-1};
     cria_sched_result res = {
@@ -414,13 +487,14 @@ static int32_t sample_slot(cria_sched *s, int32_t i, int64_t now)
     }
     char piece[256];
     int32_t n = cria_detok_push(&r->detok, t, piece, (int32_t)sizeof piece);
-    if (n < 0 || !append_token(r, t) || !append_text(r, piece, n)) {
+    release_result rel = n < 0 || !append_token(r, t) ? RELEASE_NOMEM : release(r, t, piece, n);
+    if (rel == RELEASE_NOMEM) {
         snprintf(e.msg, sizeof e.msg, "request %lld: out of memory for the generated text", (long long)r->id);
         finish(s, r, i, CRIA_FINISH_ERROR, &e);
         return 0;
     }
-    if (r->on_token && !r->on_token(r->user, r->id, t, piece, n)) {
-        finish(s, r, i, CRIA_FINISH_CANCELLED, NULL);
+    if (rel != RELEASE_GO) {
+        finish(s, r, i, rel == RELEASE_STOP ? CRIA_FINISH_STOP : CRIA_FINISH_CANCELLED, NULL);
         return 1;
     }
     /* as cria run: stop at n_predict, or when the next position would leave the slot's context */

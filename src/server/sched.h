@@ -34,11 +34,12 @@ typedef struct cria_sched cria_sched;
 typedef enum cria_finish_reason {
     CRIA_FINISH_LENGTH,    /* n_predict tokens generated, or the slot's context is full */
     CRIA_FINISH_EOS,       /* the model produced an end-of-generation token (not part of the text) */
+    CRIA_FINISH_STOP,      /* the text reached one of the request's stop strings (cut before it) */
     CRIA_FINISH_CANCELLED, /* cria_sched_cancel, an on_token callback asking to stop, or the scheduler freed */
     CRIA_FINISH_ERROR,     /* decode or sampling failed; result.error says why */
 } cria_finish_reason;
 
-/* "length", "eos", "cancelled", "error". */
+/* "length", "eos", "stop", "cancelled", "error". */
 const char *cria_finish_reason_str(cria_finish_reason r);
 
 /* What a finished request produced; passed to on_done, valid during the call only. */
@@ -58,19 +59,25 @@ typedef struct cria_sched_result {
 
 /*
  * Streaming: called on the stepping thread after each generated token with the
- * text it completed (len may be 0 while a UTF-8 character is incomplete), and
- * once more with token -1 for text released at the end. Return false to cancel
- * the request (e.g. the client went away); it then finishes as cancelled.
+ * text it releases (len may be 0: while a UTF-8 character is incomplete, or
+ * while the text's end could be the start of a stop string, which is held back
+ * until it is not), and once more with token -1 when text is released at the
+ * end. The pieces add up to result.text. Return false to cancel the request
+ * (e.g. the client went away); it then finishes as cancelled.
  */
 typedef bool (*cria_sched_token_fn)(void *user, int64_t id, cria_token token, const char *text, int32_t len);
 /* Called exactly once per accepted request, on the stepping thread (or in cria_sched_free). */
 typedef void (*cria_sched_done_fn)(void *user, const cria_sched_result *result);
+
+#define CRIA_SCHED_MAX_STOP 16
 
 typedef struct cria_sched_request {
     const cria_token *prompt;      /* copied; at least one token (BOS included by the caller) */
     int32_t n_prompt;
     int32_t n_predict;             /* most tokens to generate; < 0: until end of text or the slot's context */
     cria_sampler_params sampling;  /* the chain is built in submit; borrowed pointers are not kept */
+    const char *const *stop;       /* n_stop strings (copied; empty ones ignored): generation ends when the */
+    int32_t n_stop;                /* text contains one, and the text is cut before it */
     cria_sched_token_fn on_token;  /* may be NULL */
     cria_sched_done_fn on_done;    /* may be NULL */
     void *user;                    /* passed to both callbacks */
@@ -103,8 +110,8 @@ int32_t cria_sched_slot_ctx(const cria_sched *s);
  * Queues a request (thread-safe) and writes its id (> 0, increasing) to *id.
  * Fails, queueing nothing and calling no callback, with CRIA_ERR_BUSY when
  * max_queue requests already wait, CRIA_ERR_ARG for an empty prompt, a prompt
- * longer than a slot's context, or sampling parameters the chain refuses, and
- * CRIA_ERR_NOMEM.
+ * longer than a slot's context, more than CRIA_SCHED_MAX_STOP stop strings, or
+ * sampling parameters the chain refuses, and CRIA_ERR_NOMEM.
  */
 cria_status cria_sched_submit(cria_sched *s, const cria_sched_request *req, int64_t *id, cria_error *err);
 
