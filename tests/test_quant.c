@@ -217,8 +217,9 @@ static void test_isa_levels_match_scalar(void **state)
                 }
             }
             /* several rows at once: the bits of one vec_dot per row, for 1..CRIA_DOT_ROWS rows */
-            if (v->vec_dot_rows) {
-                const int n = 2 * s->block > 512 ? 2 * s->block : 512;
+            for (int odd = 0; odd < 2 && v->vec_dot_rows; odd++) {
+                /* an even and an odd number of blocks per row */
+                const int n = (2 * s->block > 512 ? 2 * s->block : 512) + odd * s->block;
                 const size_t stride = (size_t)(n / s->block) * s->block_bytes;
                 for (int nr = 1; nr <= CRIA_DOT_ROWS; nr++) {
                     float out[CRIA_DOT_ROWS];
