@@ -26,6 +26,8 @@ typedef struct batch_opts {
     const char *model, *vocab, *file, *out;
     int32_t n_slots, n_predict, n_ctx, n_batch, n_threads, n_threads_batch;
     int64_t seed;
+    const char *stop[CRIA_SCHED_MAX_STOP]; /* --stop, for prompts without their own */
+    int32_t n_stop;
     cria_sampler_params sp;
     bool ignore_eos, compare, quiet;
 } batch_opts;
@@ -36,6 +38,9 @@ typedef struct batch_item {
     size_t prompt_len;
     int32_t line;           /* in the input file, for messages */
     int32_t n_predict;      /* -n, or the line's "max_tokens" */
+    char *stop[CRIA_SCHED_MAX_STOP]; /* the line's "stop" (a string or an array of them) */
+    int32_t n_stop;
+    bool has_stop;
     cria_token *toks;
     int32_t n_toks;
 } batch_item;
@@ -99,6 +104,8 @@ static void batch_usage(FILE *f)
             "      --min-p P          min-p (default 0.05; 0.0: off)\n"
             "      --repeat-penalty R repetition penalty (default 1.0: off)\n"
             "      --ignore-eos       never stop at end of text\n"
+            "      --stop S           end a prompt's text where S appears (cut before it); repeatable,\n"
+            "                         for prompts without their own JSONL \"stop\" (a string or an array)\n"
             "      --log-disable      no progress line or summary\n"
             "  -h, --help             this help\n"
             "\n"
@@ -154,6 +161,12 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
             ok = cria_arg_f32(argc, argv, &i, 0.0f, 1.0f, &o->sp.min_p);
         } else if (!strcmp(a, "--repeat-penalty")) {
             ok = cria_arg_f32(argc, argv, &i, 0.0f, 1e6f, &o->sp.penalty_repeat);
+        } else if (!strcmp(a, "--stop")) {
+            if (o->n_stop == CRIA_SCHED_MAX_STOP) {
+                cria_app_error("option --stop: at most %d stop strings", CRIA_SCHED_MAX_STOP);
+                return 1;
+            }
+            ok = cria_arg_str(argc, argv, &i, &o->stop[o->n_stop++]);
         } else if (!strcmp(a, "--ignore-eos")) {
             o->ignore_eos = true;
         } else if (!strcmp(a, "--log-disable")) {
@@ -246,6 +259,26 @@ static bool parse_jsonl_line(const char *path, int32_t line, const char *s, size
         cria_app_error("%s:%d: \"max_tokens\" must be an integer >= -1", path, line);
         ok = false;
     }
+    const cJSON *st = ok ? cJSON_GetObjectItemCaseSensitive(j, "stop") : NULL;
+    if (st) {
+        const int n_st = cJSON_IsString(st) ? 1 : cJSON_IsArray(st) ? cJSON_GetArraySize(st) : -1;
+        ok = n_st >= 0 && n_st <= CRIA_SCHED_MAX_STOP;
+        for (int k = 0; ok && k < n_st; k++) {
+            const cJSON *e = cJSON_IsString(st) ? st : cJSON_GetArrayItem(st, k);
+            ok = cJSON_IsString(e);
+            it->stop[k] = ok ? strdup(e->valuestring) : NULL;
+            it->n_stop = k + 1;
+            if (ok && !it->stop[k]) {
+                cria_app_error("out of memory for the prompts");
+                cJSON_Delete(j);
+                return false;
+            }
+        }
+        if (!ok)
+            cria_app_error("%s:%d: \"stop\" must be a string or an array of at most %d strings", path, line,
+                           CRIA_SCHED_MAX_STOP);
+        it->has_stop = true;
+    }
     if (ok) {
         it->prompt_len = strlen(p->valuestring);
         it->prompt = dup_n(p->valuestring, it->prompt_len);
@@ -287,17 +320,18 @@ static int32_t read_prompts(const char *path, int32_t n_predict, batch_item **ou
             continue;
         }
         if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            batch_item *grown = realloc(items, (size_t)cap * sizeof *grown);
+            const int32_t grown_cap = cap ? cap * 2 : 64;
+            batch_item *grown = realloc(items, (size_t)grown_cap * sizeof *grown);
             if (!grown) {
                 cria_app_error("out of memory for the prompts");
                 ok = false;
                 break;
             }
+            memset(grown + cap, 0, (size_t)(grown_cap - cap) * sizeof *grown);
             items = grown;
+            cap = grown_cap;
         }
         batch_item *it = &items[n];
-        memset(it, 0, sizeof *it);
         it->line = line;
         it->n_predict = n_predict;
         if (jsonl) {
@@ -319,8 +353,11 @@ static int32_t read_prompts(const char *path, int32_t n_predict, batch_item **ou
         ok = false;
     }
     if (!ok) {
-        for (int32_t i = 0; i < n; i++)
+        for (int32_t i = 0; i <= n && i < cap; i++) { /* item n may hold part of a failed line (or zeros) */
             free(items[i].prompt);
+            for (int32_t k = 0; k < items[i].n_stop; k++)
+                free(items[i].stop[k]);
+        }
         free(items);
         return -1;
     }
@@ -333,6 +370,8 @@ static void free_items(batch_item *items, int32_t n)
     for (int32_t i = 0; items && i < n; i++) {
         free(items[i].prompt);
         free(items[i].toks);
+        for (int32_t k = 0; k < items[i].n_stop; k++)
+            free(items[i].stop[k]);
     }
     free(items);
 }
@@ -497,6 +536,8 @@ static bool run_all(cria_model *model, const batch_opts *o, const cria_sampler_p
                 .prompt = it->toks,
                 .n_prompt = it->n_toks,
                 .n_predict = it->n_predict,
+                .stop = it->has_stop ? (const char *const *)it->stop : o->stop,
+                .n_stop = it->has_stop ? it->n_stop : o->n_stop,
                 .sampling = *sp,
                 .on_done = on_done,
                 .user = &r->res[next],

@@ -659,6 +659,7 @@ static void test_batch_bad_input(void **state)
     expect_batch_error(".jsonl", "{\"prompt\": \"Once\"}\n\n{\"text\": \"x\"}\n", ":3: expected an object with a \"prompt\"");
     expect_batch_error(".jsonl", "{\"prompt\": 5}\n", ":1: expected an object with a \"prompt\" string");
     expect_batch_error(".jsonl", "{\"prompt\": \"a\", \"max_tokens\": \"x\"}\n", "\"max_tokens\" must be an integer");
+    expect_batch_error(".jsonl", "{\"prompt\": \"x\", \"stop\": [1]}\n", ":1: \"stop\" must be a string or an array");
     /* a prompt longer than a slot: 3 tokens of context per slot */
     const char *in = test_tmp_path(".txt");
     assert_true(test_write_file(in, "Once upon a time\n", 17));
@@ -678,6 +679,15 @@ static void test_batch_bad_input(void **state)
     assert_int_equal(count_lines(out), 2);
     assert_non_null(strstr(out, "\"n_gen\":3"));
     assert_non_null(strstr(out, "\"prompt\":\"a \\\"b\\\"\\n\""));
+    free(out);
+    /* stop strings: the line's own, else --stop */
+    jl = "{\"prompt\": \"Once upon a time\", \"stop\": [\"Lily\"]}\n{\"prompt\": \"Once upon a time\"}\n";
+    assert_true(test_write_file(in, jl, strlen(jl)));
+    snprintf(args, sizeof args, "batch " MODEL_ARGS " -f %s --temp 0 -n 30 --stop girl --log-disable",
+             test_shared(CKPT), test_shared(TOK512), in);
+    assert_int_equal(test_run_cria(args, &out, NULL), 0);
+    assert_non_null(strstr(out, "\"text\":\", there was a little girl named \",\"n_prompt\":5,\"n_gen\":10,\"finish\":\"stop\""));
+    assert_non_null(strstr(out, "\"text\":\", there was a little \",\"n_prompt\":5,\"n_gen\":8,\"finish\":\"stop\""));
     free(out);
 }
 
