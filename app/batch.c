@@ -93,7 +93,7 @@ static void batch_usage(FILE *f)
             "  -c, --ctx-size N       total context, split evenly among the -np slots (default: the model's\n"
             "                         training context per slot)\n"
             "  -b, --batch-size N     most tokens per forward pass: one per generating sequence plus\n"
-            "                         prompt chunks (default 512)\n"
+            "                         prompt chunks (default 512; at least -np)\n"
             "  -t, --threads N        threads (default: physical cores)\n"
             "  -tb, --threads-batch N threads for multi-token passes (default: same as -t)\n"
             "      --compare          also run the prompts one by one (-np 1) and print the speedup\n"
