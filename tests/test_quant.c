@@ -349,7 +349,7 @@ static void test_huge_and_non_finite_inputs(void **state)
     }
 }
 
-/* The word-wise unpacking of Q4_K / Q5_K scales agrees with the per-sub-block reference on random bytes. */
+/* The word-wise unpacking of Q4_K / Q5_K and Q3_K scales agrees with the per-sub-block reference on random bytes. */
 static void test_k4_scale_unpack(void **state)
 {
     (void)state;
@@ -367,6 +367,10 @@ static void test_k4_scale_unpack(void **state)
             assert_int_equal(sc[j], s1);
             assert_int_equal(m[j], m1);
         }
+        int8_t s3[16], r3[16];
+        quant_q3k_unpack(q, s3);
+        quant_q3k_scales(q, r3);
+        assert_memory_equal(s3, r3, sizeof s3);
     }
 }
 

@@ -137,6 +137,18 @@ void quant_avx2_q8_k_from_float(const float *x, void *vy, int64_t n)
 }
 
 const cria_quant_traits cria_quant_avx2[CRIA_DTYPE_COUNT] = {
+    [CRIA_DTYPE_Q2_K] = {
+        .type = CRIA_DTYPE_Q2_K, .block = QK_K, .block_bytes = sizeof(block_q2_K),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_q2_k_from_float, .to_float = quant_q2_k_to_float, .vec_dot = q2_k_dot,
+        .vec_dot_rows = q2_k_rows,
+    },
+    [CRIA_DTYPE_Q3_K] = {
+        .type = CRIA_DTYPE_Q3_K, .block = QK_K, .block_bytes = sizeof(block_q3_K),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_q3_k_from_float, .to_float = quant_q3_k_to_float, .vec_dot = q3_k_dot,
+        .vec_dot_rows = q3_k_rows,
+    },
     [CRIA_DTYPE_Q8_K] = {
         .type = CRIA_DTYPE_Q8_K, .block = QK_K, .block_bytes = sizeof(block_q8_K),
         .vec_dot_type = CRIA_DTYPE_Q8_K,

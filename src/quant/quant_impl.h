@@ -112,6 +112,21 @@ static inline void quant_k4_unpack(const uint8_t *q, uint8_t sc[8], uint8_t m[8]
     memcpy(m, n, sizeof n);
 }
 
+/* Q3_K's 16 scales by words (the same values as quant_q3k_scales). */
+static inline void quant_q3k_unpack(const uint8_t *p, int8_t out[16])
+{
+    uint32_t u[3], v[4];
+    memcpy(u, p, sizeof u);
+    v[0] = (u[0] & 0x0f0f0f0fu) | ((u[2] & 0x03030303u) << 4);
+    v[1] = (u[1] & 0x0f0f0f0fu) | (((u[2] >> 2) & 0x03030303u) << 4);
+    v[2] = ((u[0] >> 4) & 0x0f0f0f0fu) | (((u[2] >> 4) & 0x03030303u) << 4);
+    v[3] = ((u[1] >> 4) & 0x0f0f0f0fu) | (((u[2] >> 6) & 0x03030303u) << 4);
+    uint8_t b[16];
+    memcpy(b, v, sizeof b);
+    for (int j = 0; j < 16; j++)
+        out[j] = (int8_t)(b[j] - 32);
+}
+
 /* Q3_K's 16 signed scales (-32..31) unpacked from its 12 scale bytes. */
 void quant_q3k_scales(const uint8_t *packed, int8_t out[16]);
 

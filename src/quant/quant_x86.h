@@ -269,6 +269,54 @@ static inline void blk_q6_k(const char *w, const char *a, __m256 *acc, __m128 *a
     *acc = fma_block(lanes, y->d * h2f(x->d), *acc);
 }
 
+static inline void blk_q2_k(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    (void)aux;
+    const block_q2_K *x = (const block_q2_K *)(const void *)w;
+    const block_q8_K *y = (const block_q8_K *)(const void *)a;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    /* mins first, lane k = m[2k] * bsums[2k] + m[2k+1] * bsums[2k+1], as the scalar reference */
+    const __m128i sc = _mm_loadu_si128((const __m128i *)x->scales);
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0xF)));
+    const __m256i mprod = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y->bsums));
+    *acc = fma_block(mprod, -y->d * h2f(x->dmin), *acc);
+    __m256i lanes = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        const __m256i q = load32(x->qs + 32 * h);
+        for (int k = 0; k < 4; k++) {
+            const int j = 8 * h + 2 * k; /* the sub-blocks of elements 128h + 32k .. +31 */
+            const __m256i q2 = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3);
+            lanes = _mm256_add_epi32(lanes, sdot(q2, load32(y->qs + 128 * h + 32 * k),
+                                                 scales2(x->scales[j] & 0xF, x->scales[j + 1] & 0xF)));
+        }
+    }
+    *acc = fma_block(lanes, y->d * h2f(x->d), *acc);
+}
+
+static inline void blk_q3_k(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    (void)aux;
+    const block_q3_K *x = (const block_q3_K *)(const void *)w;
+    const block_q8_K *y = (const block_q8_K *)(const void *)a;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), k4 = _mm256_set1_epi8(4);
+    int8_t sc[16];
+    quant_q3k_unpack(x->scales, sc);
+    const __m256i hm = load32(x->hmask);
+    __m256i lanes = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        const __m256i q = load32(x->qs + 32 * h);
+        for (int k = 0; k < 4; k++) {
+            const int j = 8 * h + 2 * k;
+            /* u = low two bits | high bit << 2 in 0..7; the value is u - 4 */
+            const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + k), one);
+            const __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3), _mm256_slli_epi16(hb, 2));
+            const __m256i yv = load32(y->qs + 128 * h + 32 * k), s2 = scales2(sc[j], sc[j + 1]);
+            lanes = _mm256_add_epi32(lanes, _mm256_sub_epi32(sdot(u, yv, s2), sdot(k4, yv, s2)));
+        }
+    }
+    *acc = fma_block(lanes, y->d * h2f(x->d), *acc);
+}
+
 static inline void blk_tq2_0(const char *w, const char *a, __m256 *acc, __m128 *aux)
 {
     (void)aux;
@@ -315,6 +363,16 @@ static void q5_1_rows(int64_t n, int nr, const void *w, size_t stride, const voi
 {
     dot_rows(n / QK_LEGACY, nr, w, stride, sizeof(block_q5_1), a, sizeof(block_q8_1), blk_q5_1,
              fin_lanes_plus_scalar, out);
+}
+
+static void q2_k_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_K, nr, w, stride, sizeof(block_q2_K), a, sizeof(block_q8_K), blk_q2_k, fin_lanes, out);
+}
+
+static void q3_k_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_K, nr, w, stride, sizeof(block_q3_K), a, sizeof(block_q8_K), blk_q3_k, fin_lanes, out);
 }
 
 static void q4_k_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
@@ -370,6 +428,20 @@ static float q5_1_dot(int64_t n, const void *w, const void *a)
 {
     float r;
     q5_1_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float q2_k_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    q2_k_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float q3_k_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    q3_k_rows(n, 1, w, 0, a, &r);
     return r;
 }
 
