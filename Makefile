@@ -21,7 +21,7 @@ WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wundef -Wstrict-prototypes -Wmissi
            -Wpointer-arith -Wwrite-strings -Wvla -Wformat=2 -Wimplicit-fallthrough -Wcast-qual \
            -Wdouble-promotion -Werror=implicit-function-declaration -Werror=return-type
 CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -Isrc -pthread -fno-math-errno -fopenmp-simd
-LDLIBS  := -lhwloc -lpcre2-8 -lcjson -lm -pthread
+LDLIBS  := -lhwloc -lpcre2-8 -lcjson -lmicrohttpd -lm -pthread
 
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -22,6 +22,7 @@ typedef struct command {
 static const command commands[] = {
     {"run", cria_cmd_run, "generate text from a prompt (llama-cli style flags; cria run -h)"},
     {"batch", cria_cmd_batch, "a file of prompts through continuous batching: JSONL out, tokens/s, latency (cria batch -h)"},
+    {"serve", cria_cmd_serve, "OpenAI-compatible HTTP server with continuous batching and streaming (cria serve -h)"},
     {"bench", cria_cmd_bench, "llama-bench style speed tests: pp, tg, thread sweeps (cria bench -h)"},
     {"info", cria_cmd_info, "a model file's metadata, hyper-parameters and tensor table (cria info -h)"},
     {"tokenize", cria_cmd_tokenize, "text to token ids, llama-tokenize style (cria tokenize -h)"},

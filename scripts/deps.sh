@@ -4,7 +4,7 @@
 set -eu
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in gcc make libcmocka-dev libhwloc-dev hwloc libpcre2-dev libcjson-dev python3 gnuplot-nox; do have "$p" || need+=("$p"); done
+for p in gcc make libcmocka-dev libhwloc-dev hwloc libpcre2-dev libcjson-dev libmicrohttpd-dev curl python3 gnuplot-nox; do have "$p" || need+=("$p"); done
 if [[ ${CRIA_FUZZ_DEPS:-0} == 1 ]]; then
   for p in clang libclang-rt-14-dev; do have "$p" || need+=("$p"); done
 fi

@@ -1,0 +1,84 @@
+/*
+ * The OpenAI-style JSON shapes of cria serve: parsing and checking a
+ * completion or chat completion request, and writing responses, streaming
+ * chunks and error bodies. Pure functions over cJSON; no HTTP, no model.
+ */
+#ifndef CRIA_SERVER_API_H
+#define CRIA_SERVER_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cria.h"
+#include "server/chat.h"
+
+#define CRIA_API_MAX_STOP 8
+
+/* An HTTP error: status, OpenAI error type and code, one line of message. */
+typedef struct cria_api_error {
+    int status;
+    const char *type; /* "invalid_request_error", "authentication_error", "server_error", ... */
+    const char *code; /* may be NULL */
+    char msg[512];
+} cria_api_error;
+
+/* Fills e and returns false, for one-line error returns. */
+bool cria_api_fail(cria_api_error *e, int status, const char *type, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* {"error": {"message", "type", "code"}} as a malloc'd string (NULL when out of memory). */
+char *cria_api_error_json(const cria_api_error *e);
+
+typedef struct cria_api_request {
+    bool chat;
+    char *prompt;          /* completion: the prompt; chat: the rendered conversation (malloc'd) */
+    size_t prompt_len;
+    int32_t max_tokens;    /* -1: until end of text or a full slot */
+    bool stream;
+    bool ignore_eos;
+    cria_sampler_params sampling; /* seed filled (random when not given) */
+    char *stop[CRIA_API_MAX_STOP];
+    int32_t n_stop;
+} cria_api_request;
+
+/*
+ * Parses a request body (len bytes) for /v1/completions (chat false) or
+ * /v1/chat/completions (messages rendered with tmpl). Fields: prompt or
+ * messages, max_tokens (n_predict, max_completion_tokens), stream,
+ * temperature, top_p, top_k, min_p, seed, stop, presence_penalty,
+ * frequency_penalty, repeat_penalty, ignore_eos; unknown fields are ignored.
+ * Returns false with a 400 error for malformed JSON, wrong types, missing or
+ * out-of-range fields. Free *out with cria_api_request_free either way.
+ */
+bool cria_api_parse_request(const char *body, size_t len, bool chat, cria_chat_template tmpl, uint64_t seed,
+                            cria_api_request *out, cria_api_error *err);
+void cria_api_request_free(cria_api_request *r);
+
+/* What a finished (or streaming) generation reports. */
+typedef struct cria_api_result {
+    bool chat;
+    const char *id;        /* "cmpl-..." / "chatcmpl-..." */
+    const char *model;
+    int64_t created;       /* unix seconds */
+    const char *text;
+    size_t len;
+    const char *finish;    /* "stop", "length"; NULL in a chunk that does not end the stream */
+    int32_t n_prompt, n_gen;
+    double prompt_ms, gen_ms;
+} cria_api_result;
+
+/* The whole non-streaming response, with usage and timings (malloc'd; NULL when out of memory). */
+char *cria_api_response_json(const cria_api_result *r);
+
+/*
+ * One server-sent event "data: {...}\n\n" carrying r->text as a chunk (chat:
+ * a delta, with the role when first); with r->finish set, also usage and
+ * timings. Returns a malloc'd string, its length in *n.
+ */
+char *cria_api_chunk_sse(const cria_api_result *r, bool first, size_t *n);
+
+/* Text as a JSON-safe string: invalid UTF-8 replaced by U+FFFD (malloc'd, NUL-terminated). */
+char *cria_api_utf8_clean(const char *s, size_t len);
+
+#endif
