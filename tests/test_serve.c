@@ -44,7 +44,7 @@ typedef struct server {
     char log[512];
 } server;
 
-static server main_srv, small_srv; /* small: one slot, a queue of one, for 503 */
+static server main_srv, small_srv, timeout_srv; /* small: one slot, a queue of one (503); timeout: --timeout 1 */
 
 static void sleep_ms(int ms)
 {
@@ -214,6 +214,8 @@ static int setup(void **state)
     free(out);
     if (!server_start(&main_srv, "-np 4 -c 16384 --api-key " KEY " --max-body 64"))
         return -1;
+    if (!server_start(&timeout_srv, "-np 1 -c 4096 --timeout 1 --log-disable"))
+        return -1;
     return server_start(&small_srv, "-np 1 -c 2048 --max-queue 1 --log-disable") ? 0 : -1;
 }
 
@@ -222,8 +224,10 @@ static int teardown(void **state)
     (void)state;
     server_stop(&main_srv, SIGKILL);
     server_stop(&small_srv, SIGKILL);
+    server_stop(&timeout_srv, SIGKILL);
     unlink(main_srv.log);
     unlink(small_srv.log);
+    unlink(timeout_srv.log);
     return 0;
 }
 
@@ -288,6 +292,24 @@ static void test_greedy_equals_run(void **state)
     assert_true(path_get(j, "timings", "predicted_per_second")->valuedouble > 0);
     cJSON_Delete(j);
     free(r.body);
+}
+
+static void test_seeded(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    const char *body = "{\"prompt\": \"Lily\", \"max_tokens\": 24, \"temperature\": 1.0, \"top_k\": 0, "
+                       "\"top_p\": 1.0, \"min_p\": 0, \"seed\": 7, \"frequency_penalty\": 0.5, \"presence_penalty\": 0.2}";
+    char text[2][4096];
+    for (int i = 0; i < 2; i++) {
+        reply r = post(&main_srv, "/v1/completions", body);
+        assert_int_equal(r.status, 200);
+        cJSON *j = json_of(&r);
+        snprintf(text[i], sizeof text[i], "%s", path_get(choice0(j), "text", NULL)->valuestring);
+        cJSON_Delete(j);
+        free(r.body);
+    }
+    assert_string_equal(text[0], text[1]); /* the same seed, the same text */
 }
 
 static void test_stop_string(void **state)
@@ -565,6 +587,21 @@ static void test_queue_full(void **state)
     free(b.r.body);
 }
 
+static void test_timeout(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    /* 4000 tokens take seconds: --timeout 1 cancels the request and answers 504 */
+    const int64_t t0 = cria_time_us();
+    expect_error(http(&timeout_srv, "POST", "/v1/completions",
+                      "{\"prompt\": \"Once\", \"max_tokens\": 4000, \"ignore_eos\": true}", NULL, NULL),
+                 504, "timeout");
+    assert_true(cria_time_us() - t0 < 3000000);
+    reply r = http(&timeout_srv, "POST", "/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 4}", NULL, NULL);
+    assert_int_equal(r.status, 200); /* the slot is free again */
+    free(r.body);
+}
+
 #define N_CLIENTS 8
 #define N_PER_CLIENT 4
 
@@ -674,6 +711,10 @@ static void test_chat_templates(void **state)
     bool had = true;
     assert_false(cria_chat_template_from_file(test_shared(CKPT), &t, &had)); /* not a GGUF */
     assert_false(had);
+    if (test_have("models/stories260K-f32.gguf")) { /* a GGUF without tokenizer.chat_template */
+        assert_false(cria_chat_template_from_file(test_shared("models/stories260K-f32.gguf"), &t, &had));
+        assert_false(had);
+    }
 
     const cria_chat_msg msgs[] = {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}};
     static const char *const want[CRIA_CHAT_COUNT] = {
@@ -707,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_chat_templates),
         cmocka_unit_test(test_health_models),
         cmocka_unit_test(test_greedy_equals_run),
+        cmocka_unit_test(test_seeded),
         cmocka_unit_test(test_stop_string),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_chat),
@@ -715,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_disconnect_frees_slot),
         cmocka_unit_test(test_queue_full),
+        cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_sigterm), /* last: stops the main server */
     };

@@ -145,6 +145,7 @@ static bool hung_up(int fd)
 static gen_wait gen_await(gen_req *g, bool stream)
 {
     pthread_mutex_lock(&g->mu);
+    int64_t next_check = cria_time_us() + WAIT_SLICE_MS * 1000;
     for (;;) {
         if (g->done || (stream && g->len > g->sent)) {
             pthread_mutex_unlock(&g->mu);
@@ -157,10 +158,14 @@ static gen_wait gen_await(gen_req *g, bool stream)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        if (pthread_cond_timedwait(&g->cv, &g->mu, &ts) != ETIMEDOUT)
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+        /* every slice, also while tokens keep waking a non-streaming waiter */
+        const int64_t now = cria_time_us();
+        if (g->done || now < next_check)
             continue;
-        const bool gone = hung_up(g->fd), late = cria_time_us() > g->deadline_us;
-        if (!g->done && (gone || late)) {
+        next_check = now + WAIT_SLICE_MS * 1000;
+        const bool gone = hung_up(g->fd), late = now > g->deadline_us;
+        if (gone || late) {
             g->gone = true;
             pthread_mutex_unlock(&g->mu);
             return gone ? WAIT_GONE : WAIT_TIMEOUT;
