@@ -695,6 +695,64 @@ static void test_vec_exp(void **state)
 }
 
 /* swiglu_f32 of every table within a few ulp of the scalar table's g / (1 + expf(-g)) * u. */
+/*
+ * Matmul tiles: every ISA's tile_f32 / tile_f16 against double sums at many
+ * lengths and every tile shape, and each (row, token) result bitwise the same
+ * whether it was computed alone (one token, one row) or in a full tile.
+ */
+static void test_vec_tiles(void **state)
+{
+    (void)state;
+    static const int64_t lens[] = {1, 7, 8, 15, 16, 17, 33, 64, 100, 288};
+    cria_isa isas[CRIA_ISA_COUNT];
+    const int n_isa = isa_levels(isas);
+    rng r = {29};
+    enum { MAXR = 4, MAXT = 4, MAXN = 288 };
+    float w32[MAXR * MAXN], x32[MAXT * MAXN], xr[MAXT * MAXN];
+    uint16_t w16[MAXR * MAXN], x16[MAXT * MAXN];
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int64_t n = lens[li];
+        for (int64_t i = 0; i < MAXR * n; i++) {
+            w32[i] = rng_float(&r, -1.0f, 1.0f);
+            w16[i] = cria_f32_to_fp16(w32[i]);
+        }
+        for (int64_t i = 0; i < MAXT * n; i++) {
+            x32[i] = rng_float(&r, -2.0f, 2.0f);
+            x16[i] = cria_f32_to_fp16(x32[i]);
+            xr[i] = cria_fp16_to_f32(x16[i]); /* the f16 tile takes rounded activations as floats */
+        }
+        for (int ii = 0; ii < n_isa; ii++) {
+            const cria_vec_kernels *k = cria_vec_for(isas[ii]);
+            assert_true(k->tile_rows >= 1 && k->tile_rows <= MAXR && k->tile_toks >= 1 && k->tile_toks <= MAXT);
+            for (int f16 = 0; f16 < 2; f16++) {
+                float full[MAXT * MAXR], one[1];
+                if (f16)
+                    k->tile_f16(n, k->tile_rows, w16, n, k->tile_toks, xr, n, full, MAXR);
+                else
+                    k->tile_f32(n, k->tile_rows, w32, n, k->tile_toks, x32, n, full, MAXR);
+                for (int t = 0; t < k->tile_toks; t++) {
+                    for (int rr = 0; rr < k->tile_rows; rr++) {
+                        double want = 0, mag = 0;
+                        for (int64_t i = 0; i < n; i++) {
+                            const double p = f16 ? (double)cria_fp16_to_f32(w16[rr * n + i]) * (double)xr[t * n + i]
+                                                 : (double)w32[rr * n + i] * (double)x32[t * n + i];
+                            want += p;
+                            mag += fabs(p);
+                        }
+                        check_close((double)full[t * MAXR + rr], want, 1e-5 * mag + 1e-30,
+                                    f16 ? "tile_f16" : "tile_f32", (long)n);
+                        if (f16)
+                            k->tile_f16(n, 1, w16 + rr * n, n, 1, xr + t * n, n, one, 1);
+                        else
+                            k->tile_f32(n, 1, w32 + rr * n, n, 1, x32 + t * n, n, one, 1);
+                        assert_memory_equal(one, &full[t * MAXR + rr], sizeof one);
+                    }
+                }
+            }
+        }
+    }
+}
+
 static void test_vec_swiglu(void **state)
 {
     (void)state;
@@ -1346,6 +1404,7 @@ int main(void)
         cmocka_unit_test(test_vec_conversions),
         cmocka_unit_test(test_vec_exp),
         cmocka_unit_test(test_vec_swiglu),
+        cmocka_unit_test(test_vec_tiles),
         cmocka_unit_test(test_isa_parse),
         cmocka_unit_test(test_isa_env_cap),
         cmocka_unit_test(test_rmsnorm),

@@ -30,12 +30,13 @@ typedef struct matmul_task {
 } matmul_task;
 
 /*
- * Two bytes per element covers every activation type: f16/bf16 take 2, the
- * block types at most 36 bytes per 32 (Q8_1) or 292 per 256 (Q8_K).
+ * Four bytes per element covers every activation format: f16-rounded floats
+ * take 4, bf16 2, the block types at most 36 bytes per 32 (Q8_1) or 292 per
+ * 256 (Q8_K).
  */
 size_t cria_matmul_scratch_bytes(int64_t n, int64_t cols)
 {
-    return (size_t)n * (size_t)cols * sizeof(uint16_t);
+    return (size_t)n * (size_t)cols * sizeof(float);
 }
 
 static float dot_row(const matmul_task *t, const matmul_part *p, const void *wrow, int64_t tok)
@@ -44,10 +45,34 @@ static float dot_row(const matmul_task *t, const matmul_part *p, const void *wro
     const void *xc = (const char *)t->xc + (size_t)tok * t->xc_row_bytes;
     if (p->q)
         return p->q->vec_dot(cols, wrow, xc);
-    switch (p->w->type) {
-    case CRIA_DTYPE_F16: return t->k->dot_f16(cols, wrow, xc);
-    case CRIA_DTYPE_BF16: return t->k->dot_bf16(cols, wrow, xc);
-    default: return t->k->dot_f32(cols, wrow, t->x + tok * cols);
+    /* f32 and f16 weights go through the tiles (tile_rows); bf16 is left */
+    if (p->w->type == CRIA_DTYPE_BF16)
+        return t->k->dot_bf16(cols, wrow, xc);
+    return t->k->dot_f32(cols, wrow, t->x + tok * cols);
+}
+
+/*
+ * Rows [r0, r1) of an f32 or f16 part for every token, in register tiles of
+ * the kernel table: each weight vector is loaded once per tile of tokens, so
+ * a batch costs little more than one token while the weights stay in cache.
+ */
+static void tile_rows(const matmul_task *t, const matmul_part *p, int64_t r0, int64_t r1)
+{
+    const cria_vec_kernels *k = t->k;
+    const int64_t cols = p->w->cols, rows = p->w->rows;
+    const bool f16 = p->w->type == CRIA_DTYPE_F16;
+    const int64_t ws = (int64_t)p->w->row_bytes / (f16 ? 2 : 4);
+    for (int64_t tok = 0; tok < t->n; tok += k->tile_toks) {
+        const int nt = t->n - tok < k->tile_toks ? (int)(t->n - tok) : k->tile_toks;
+        for (int64_t r = r0; r < r1; r += k->tile_rows) {
+            const int nr = r1 - r < k->tile_rows ? (int)(r1 - r) : k->tile_rows;
+            float *y = p->y + tok * rows + r;
+            if (f16)
+                k->tile_f16(cols, nr, (const uint16_t *)p->w->data + r * ws, ws, nt, (const float *)t->xc + tok * cols,
+                            cols, y, rows);
+            else
+                k->tile_f32(cols, nr, (const float *)p->w->data + r * ws, ws, nt, t->x + tok * cols, cols, y, rows);
+        }
     }
 }
 
@@ -66,6 +91,10 @@ static void matmul_worker(void *arg, int ith, int nth)
         const matmul_part *p = &t->part[pi];
         const int64_t rows = p->w->rows;
         const int64_t r0 = (c - p->chunk0) * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
+        if (p->w->type == CRIA_DTYPE_F32 || p->w->type == CRIA_DTYPE_F16) {
+            tile_rows(t, p, r0, r1);
+            continue;
+        }
         for (int64_t tok = 0; tok < t->n; tok++) {
             float *yrow = p->y + tok * rows;
             int64_t r = r0;
@@ -116,14 +145,21 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
         t.xc_row_bytes = (size_t)(w0->cols / a->block) * a->block_bytes;
         for (int64_t tok = 0; tok < n; tok++)
             a->from_float(x + tok * w0->cols, (char *)scratch + (size_t)tok * t.xc_row_bytes, w0->cols);
-    } else if (w0->type == CRIA_DTYPE_F16 || w0->type == CRIA_DTYPE_BF16) {
+    } else if (w0->type == CRIA_DTYPE_F16) {
+        /* rounded to half precision as the reference's f16 dot product sees them, kept as floats for the tiles */
+        t.xc_row_bytes = (size_t)w0->cols * sizeof(float);
+        uint16_t half[256];
         for (int64_t tok = 0; tok < n; tok++) {
-            uint16_t *dst = (uint16_t *)((char *)scratch + (size_t)tok * t.xc_row_bytes);
-            if (w0->type == CRIA_DTYPE_F16)
-                k->f32_to_f16(w0->cols, x + tok * w0->cols, dst);
-            else
-                k->f32_to_bf16(w0->cols, x + tok * w0->cols, dst);
+            float *dst = (float *)((char *)scratch + (size_t)tok * t.xc_row_bytes);
+            for (int64_t j = 0; j < w0->cols; j += 256) {
+                const int64_t m = w0->cols - j < 256 ? w0->cols - j : 256;
+                k->f32_to_f16(m, x + tok * w0->cols + j, half);
+                k->f16_to_f32(m, half, dst + j);
+            }
         }
+    } else if (w0->type == CRIA_DTYPE_BF16) {
+        for (int64_t tok = 0; tok < n; tok++)
+            k->f32_to_bf16(w0->cols, x + tok * w0->cols, (uint16_t *)((char *)scratch + (size_t)tok * t.xc_row_bytes));
     }
     for (int i = 0; i < count; i++) {
         t.part[i].chunk0 = t.n_chunks;

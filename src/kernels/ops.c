@@ -6,9 +6,9 @@
 
 void cria_rmsnorm(int64_t n, const float *x, const float *w, float eps, float *y)
 {
-    double ss = 0.0;
+    double ss = 0.0; /* squares rounded to float, summed in double: the reference engine's order */
     for (int64_t i = 0; i < n; i++)
-        ss += (double)x[i] * (double)x[i];
+        ss += (double)(x[i] * x[i]);
     const float scale = 1.0f / sqrtf((float)(ss / (double)n) + eps);
     for (int64_t i = 0; i < n; i++)
         y[i] = x[i] * scale * w[i];

@@ -31,6 +31,25 @@ typedef struct cria_vec_kernels {
     void (*exp_f32)(int64_t n, const float *x, float *y);
     /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] */
     void (*swiglu_f32)(int64_t n, float *g, const float *u);
+    /*
+     * A register tile of the matmul: y[t * ys + r] = dot(w row r, x row t),
+     * n elements each, for r < nr <= tile_rows and t < nt <= tile_toks; rows
+     * are ws (weights) and xs (activations) elements apart. Each weight
+     * vector is loaded once for all the tile's tokens. A (row, token) result
+     * does not depend on the tile it was computed in, so a batch gives the
+     * same numbers as tokens one by one.
+     */
+    int tile_rows, tile_toks;
+    void (*tile_f32)(int64_t n, int nr, const float *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
+                     int64_t ys);
+    /*
+     * The same with half-precision weights; x holds the activations already
+     * rounded to half precision (as the reference engine's f16 dot product
+     * sees them) but stored as floats, so only the weights are converted in
+     * the inner loop.
+     */
+    void (*tile_f16)(int64_t n, int nr, const uint16_t *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
+                     int64_t ys);
 } cria_vec_kernels;
 
 extern const cria_vec_kernels cria_vec_scalar;

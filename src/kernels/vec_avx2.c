@@ -1,6 +1,7 @@
 /* AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c). Tested against vec_scalar.c. */
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
 
 #include "base/fp16.h"
 #include "kernels/vec.h"
@@ -198,6 +199,88 @@ static void swiglu_f32(int64_t n, float *g, const float *u)
         g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+/*
+ * Matmul tiles as in vec_avx512.c, sized for 16 registers: 4 weight rows x 2
+ * tokens in 8 accumulators. Per (row, token): full 8-lane blocks in order,
+ * a lane reduction, then the tail in scalar order; the same steps in any
+ * tile, so a batch and a lone token agree bit for bit.
+ */
+enum { T_ROWS = 4, T_TOKS = 2 };
+
+static inline __attribute__((always_inline)) __m256 tile_load(const void *p, int64_t i, bool f16)
+{
+    return f16 ? load_f16((const uint16_t *)p + i) : _mm256_loadu_ps((const float *)p + i);
+}
+
+static inline __attribute__((always_inline)) float tile_elem(const void *p, int64_t i, bool f16)
+{
+    return f16 ? cria_fp16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+static inline __attribute__((always_inline)) void tile(int64_t n, int nr, const void *const *wr, int nt,
+                                                       const float *const *xt, bool f16, float *y, int64_t ys)
+{
+    __m256 acc[T_ROWS][T_TOKS];
+    #pragma GCC unroll 4
+    for (int r = 0; r < T_ROWS; r++)
+        #pragma GCC unroll 4
+        for (int t = 0; t < T_TOKS; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    int64_t i = 0;
+    if (nt == 1) {
+        for (; i + 8 <= n; i += 8) {
+            const __m256 x0 = _mm256_loadu_ps(xt[0] + i);
+            #pragma GCC unroll 4
+            for (int r = 0; r < T_ROWS; r++)
+                acc[r][0] = _mm256_fmadd_ps(tile_load(wr[r], i, f16), x0, acc[r][0]);
+        }
+    } else {
+        for (; i + 8 <= n; i += 8) {
+            const __m256 x0 = _mm256_loadu_ps(xt[0] + i), x1 = _mm256_loadu_ps(xt[1] + i);
+            #pragma GCC unroll 4
+            for (int r = 0; r < T_ROWS; r++) {
+                const __m256 wv = tile_load(wr[r], i, f16);
+                acc[r][0] = _mm256_fmadd_ps(wv, x0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(wv, x1, acc[r][1]);
+            }
+        }
+    }
+    #pragma GCC unroll 4
+    for (int t = 0; t < nt; t++) {
+        #pragma GCC unroll 4
+        for (int r = 0; r < nr; r++) {
+            float s = hsum256(acc[r][t]);
+            for (int64_t j = i; j < n; j++)
+                s += tile_elem(wr[r], j, f16) * xt[t][j];
+            y[t * ys + r] = s;
+        }
+    }
+}
+
+static void tile_f32(int64_t n, int nr, const float *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
+                     int64_t ys)
+{
+    const void *wr[T_ROWS];
+    const float *xt[T_TOKS];
+    for (int r = 0; r < T_ROWS; r++)
+        wr[r] = w + (r < nr ? r : 0) * ws;
+    for (int t = 0; t < T_TOKS; t++)
+        xt[t] = x + (t < nt ? t : 0) * xs;
+    tile(n, nr, wr, nt, xt, false, y, ys);
+}
+
+static void tile_f16(int64_t n, int nr, const uint16_t *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
+                     int64_t ys)
+{
+    const void *wr[T_ROWS];
+    const float *xt[T_TOKS];
+    for (int r = 0; r < T_ROWS; r++)
+        wr[r] = w + (r < nr ? r : 0) * ws;
+    for (int t = 0; t < T_TOKS; t++)
+        xt[t] = x + (t < nt ? t : 0) * xs;
+    tile(n, nr, wr, nt, xt, true, y, ys);
+}
+
 const cria_vec_kernels cria_vec_avx2 = {
     .isa = CRIA_ISA_AVX2,
     .dot_f32 = dot_f32,
@@ -211,4 +294,8 @@ const cria_vec_kernels cria_vec_avx2 = {
     .bf16_to_f32 = bf16_to_f32,
     .exp_f32 = exp_f32,
     .swiglu_f32 = swiglu_f32,
+    .tile_rows = T_ROWS,
+    .tile_toks = T_TOKS,
+    .tile_f32 = tile_f32,
+    .tile_f16 = tile_f16,
 };

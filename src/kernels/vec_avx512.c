@@ -1,6 +1,7 @@
 /* AVX-512 kernels (F/BW/VL/DQ, BF16; compiled with the AVX-512 flags). Tested against vec_scalar.c. */
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
 
 #include "base/fp16.h"
 #include "kernels/vec.h"
@@ -187,6 +188,105 @@ static void swiglu_f32(int64_t n, float *g, const float *u)
     }
 }
 
+/*
+ * Matmul tiles: 4 weight rows x up to 4 tokens in 16 accumulators. Each
+ * (row, token) sum runs over full 16-lane blocks in order, then one masked
+ * tail block, then a lane reduction: the same steps whatever the tile's
+ * size, so one token alone gives the bits it gets in a batch. Rows and
+ * tokens past nr / nt read row / token 0 and are not stored (branch-free).
+ */
+enum { T_ROWS = 4, T_TOKS = 4 };
+
+/* 16 elements from row p at element i, f32 or converted from f16; masked when m != 0xffff. */
+static inline __attribute__((always_inline)) __m512 tile_load(const void *p, int64_t i, bool f16, __mmask16 m)
+{
+    if (f16)
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i));
+    return _mm512_maskz_loadu_ps(m, (const float *)p + i);
+}
+
+/* The tile for either element type (f16 a constant after inlining). */
+static inline __attribute__((always_inline)) void tile(int64_t n, int nr, const void *const *wr, int nt,
+                                                       const float *const *xt, bool f16, float *y, int64_t ys)
+{
+    __m512 acc[T_ROWS][T_TOKS];
+    #pragma GCC unroll 4
+    for (int r = 0; r < T_ROWS; r++)
+        #pragma GCC unroll 4
+        for (int t = 0; t < T_TOKS; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    const __mmask16 all = 0xffff;
+    int64_t i = 0;
+    if (nt == 1) {
+        for (; i + 16 <= n; i += 16) {
+            const __m512 x0 = _mm512_loadu_ps(xt[0] + i);
+            #pragma GCC unroll 4
+            for (int r = 0; r < T_ROWS; r++)
+                acc[r][0] = _mm512_fmadd_ps(tile_load(wr[r], i, f16, all), x0, acc[r][0]);
+        }
+    } else {
+        for (; i + 16 <= n; i += 16) {
+            __m512 xv[T_TOKS];
+            #pragma GCC unroll 4
+            for (int t = 0; t < T_TOKS; t++)
+                xv[t] = _mm512_loadu_ps(xt[t] + i);
+            #pragma GCC unroll 4
+            for (int r = 0; r < T_ROWS; r++) {
+                const __m512 wv = tile_load(wr[r], i, f16, all);
+                #pragma GCC unroll 4
+                for (int t = 0; t < T_TOKS; t++)
+                    acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+            }
+        }
+    }
+    if (i < n) {
+        const __mmask16 m = tail_mask(n - i);
+        #pragma GCC unroll 4
+        for (int r = 0; r < T_ROWS; r++) {
+            const __m512 wv = tile_load(wr[r], i, f16, m);
+            #pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                acc[r][t] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, xt[t] + i), acc[r][t]);
+        }
+    }
+    #pragma GCC unroll 4
+    for (int t = 0; t < nt; t++)
+        #pragma GCC unroll 4
+        for (int r = 0; r < nr; r++)
+            y[t * ys + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+/*
+ * Matmul tiles: 4 weight rows x up to 4 tokens in 16 accumulators. Each
+ * (row, token) sum runs over full 16-lane blocks in order, then one masked
+ * tail block, then a lane reduction: the same steps whatever the tile's
+ * size, so one token alone gives the bits it gets in a batch. Rows and
+ * tokens past nr / nt read row / token 0 and are not stored (branch-free).
+ */
+static void tile_f32(int64_t n, int nr, const float *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
+                     int64_t ys)
+{
+    const void *wr[T_ROWS];
+    const float *xt[T_TOKS];
+    for (int r = 0; r < T_ROWS; r++)
+        wr[r] = w + (r < nr ? r : 0) * ws;
+    for (int t = 0; t < T_TOKS; t++)
+        xt[t] = x + (t < nt ? t : 0) * xs;
+    tile(n, nr, wr, nt, xt, false, y, ys);
+}
+
+static void tile_f16(int64_t n, int nr, const uint16_t *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
+                     int64_t ys)
+{
+    const void *wr[T_ROWS];
+    const float *xt[T_TOKS];
+    for (int r = 0; r < T_ROWS; r++)
+        wr[r] = w + (r < nr ? r : 0) * ws;
+    for (int t = 0; t < T_TOKS; t++)
+        xt[t] = x + (t < nt ? t : 0) * xs;
+    tile(n, nr, wr, nt, xt, true, y, ys);
+}
+
 const cria_vec_kernels cria_vec_avx512 = {
     .isa = CRIA_ISA_AVX512,
     .dot_f32 = dot_f32,
@@ -200,4 +300,8 @@ const cria_vec_kernels cria_vec_avx512 = {
     .bf16_to_f32 = bf16_to_f32,
     .exp_f32 = exp_f32,
     .swiglu_f32 = swiglu_f32,
+    .tile_rows = T_ROWS,
+    .tile_toks = T_TOKS,
+    .tile_f32 = tile_f32,
+    .tile_f16 = tile_f16,
 };

@@ -76,6 +76,28 @@ static void swiglu_f32(int64_t n, float *g, const float *u)
         g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+static void tile_f32(int64_t n, int nr, const float *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
+                     int64_t ys)
+{
+    for (int t = 0; t < nt; t++) {
+        for (int r = 0; r < nr; r++)
+            y[t * ys + r] = dot_f32(n, w + r * ws, x + t * xs);
+    }
+}
+
+static void tile_f16(int64_t n, int nr, const uint16_t *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
+                     int64_t ys)
+{
+    for (int t = 0; t < nt; t++) {
+        for (int r = 0; r < nr; r++) {
+            float s = 0.0f;
+            for (int64_t i = 0; i < n; i++)
+                s += cria_fp16_to_f32(w[r * ws + i]) * x[t * xs + i];
+            y[t * ys + r] = s;
+        }
+    }
+}
+
 const cria_vec_kernels cria_vec_scalar = {
     .isa = CRIA_ISA_SCALAR,
     .dot_f32 = dot_f32,
@@ -89,4 +111,8 @@ const cria_vec_kernels cria_vec_scalar = {
     .bf16_to_f32 = bf16_to_f32,
     .exp_f32 = exp_f32,
     .swiglu_f32 = swiglu_f32,
+    .tile_rows = 4,
+    .tile_toks = 4,
+    .tile_f32 = tile_f32,
+    .tile_f16 = tile_f16,
 };
