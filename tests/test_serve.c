@@ -299,7 +299,8 @@ static void test_seeded(void **state)
     (void)state;
     NEED_SERVER();
     const char *body = "{\"prompt\": \"Lily\", \"max_tokens\": 24, \"temperature\": 1.0, \"top_k\": 0, "
-                       "\"top_p\": 1.0, \"min_p\": 0, \"seed\": 7, \"frequency_penalty\": 0.5, \"presence_penalty\": 0.2}";
+                       "\"top_p\": 1.0, \"min_p\": 0, \"seed\": 7, \"frequency_penalty\": 0.5, "
+                       "\"presence_penalty\": 0.2}";
     char text[2][4096];
     for (int i = 0; i < 2; i++) {
         reply r = post(&main_srv, "/v1/completions", body);
@@ -318,8 +319,8 @@ static void test_stop_string(void **state)
     NEED_SERVER();
     const char *word = strstr(ref_text, "Lily") ? "Lily" : " ";
     char body[256];
-    snprintf(body, sizeof body, "{\"prompt\": \"" PROMPT "\", \"max_tokens\": 32, \"temperature\": 0, \"stop\": [\"%s\"]}",
-             word);
+    snprintf(body, sizeof body,
+             "{\"prompt\": \"" PROMPT "\", \"max_tokens\": 32, \"temperature\": 0, \"stop\": [\"%s\"]}", word);
     reply r = post(&main_srv, "/v1/completions", body);
     assert_int_equal(r.status, 200);
     cJSON *j = json_of(&r);
@@ -500,8 +501,8 @@ static void test_bad_input(void **state)
     const char *f = test_tmp_path(".json");
     assert_true(test_write_file(f, huge, strlen(huge)));
     char extra[600];
-    snprintf(extra, sizeof extra, "-H 'Transfer-Encoding: chunked' -H 'Content-Type: application/json' --data-binary @%s",
-             f);
+    snprintf(extra, sizeof extra,
+             "-H 'Transfer-Encoding: chunked' -H 'Content-Type: application/json' --data-binary @%s", f);
     expect_error(http(&main_srv, "POST", c, NULL, KEY, extra), 413, "request_too_large");
     unlink(f);
     free(huge);
@@ -528,6 +529,18 @@ static double metric(const server *s, const char *name)
     return v;
 }
 
+/* Waits up to 2 s until no slot is busy and `cancelled` requests were cancelled in all; false otherwise. */
+static bool slots_freed(double cancelled)
+{
+    for (int i = 0; i < 40; i++) { /* a step is well under a millisecond: this is generous */
+        if (metric(&main_srv, "cria_slots_busy") == 0 &&
+            metric(&main_srv, "cria_requests_cancelled_total") == cancelled)
+            return true;
+        sleep_ms(50);
+    }
+    return false;
+}
+
 static void test_disconnect_frees_slot(void **state)
 {
     (void)state;
@@ -541,14 +554,13 @@ static void test_disconnect_frees_slot(void **state)
     assert_non_null(strstr(r.body, "data: {"));
     assert_null(strstr(r.body, "[DONE]"));
     free(r.body);
-    bool freed = false;
-    for (int i = 0; i < 40 && !freed; i++) { /* well within 2 s (a step is well under a millisecond) */
-        freed = metric(&main_srv, "cria_slots_busy") == 0 &&
-                metric(&main_srv, "cria_requests_cancelled_total") == cancelled + 1;
-        if (!freed)
-            sleep_ms(50);
-    }
-    assert_true(freed);
+    assert_true(slots_freed(cancelled + 1));
+    /* the same without streaming: the waiting connection thread sees the hang-up */
+    r = http(&main_srv, "POST", "/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 4000, \"ignore_eos\": true}",
+             KEY, "--max-time 0.3");
+    assert_int_equal(r.status, 0); /* no reply in time */
+    free(r.body);
+    assert_true(slots_freed(cancelled + 2));
 }
 
 typedef struct client {
@@ -727,9 +739,10 @@ static void test_chat_templates(void **state)
                              "<|start_header_id|>assistant<|end_header_id|>\n\nHello<|eot_id|>"
                              "<|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"
                              "<|start_header_id|>assistant<|end_header_id|>\n\n",
-        [CRIA_CHAT_ZEPHYR] = "<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello</s>\n<|user|>\nBye</s>\n"
-                             "<|assistant|>\n",
-        [CRIA_CHAT_GEMMA] = "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n"
+        [CRIA_CHAT_ZEPHYR] = "<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello</s>\n"
+                             "<|user|>\nBye</s>\n<|assistant|>\n",
+        [CRIA_CHAT_GEMMA] = "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n"
+                            "<start_of_turn>model\nHello<end_of_turn>\n"
                             "<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n",
     };
     for (int i = 0; i < CRIA_CHAT_COUNT; i++) {

@@ -181,7 +181,8 @@ static enum MHD_Result h_metrics(cria_server *srv, struct MHD_Connection *c, cri
     ok = ok && metric(b, cap, &n, "cria_tokens_generated_total", "counter", "tokens generated",
                       (double)st.n_gen_tokens);
     ok = ok && metric(b, cap, &n, "cria_tokens_per_second", "gauge",
-                      "generated tokens per second of forward-pass time since start", dec > 0 ? st.n_gen_tokens / dec : 0.0);
+                      "generated tokens per second of forward-pass time since start",
+                      dec > 0 ? (double)st.n_gen_tokens / dec : 0.0);
     ok = ok && metric(b, cap, &n, "cria_queue_depth", "gauge", "requests waiting for a slot", st.n_queued);
     ok = ok && metric(b, cap, &n, "cria_slots_busy", "gauge", "slots generating now", st.n_running);
     ok = ok && metric(b, cap, &n, "cria_slots_total", "gauge", "slots (parallel sequences)", srv->p.sched.n_slots);
