@@ -231,7 +231,8 @@ static void test_llama2c_unshared_classifier(void **state)
 /*
  * Forced parallelism ($CRIA_THRESHOLDS at 1 unit of work per thread) on 2 and
  * 3 threads gives the same logits as one thread, and the context counts its
- * thread synchronisations; a malformed override is refused.
+ * thread synchronisations; a malformed override is refused, and thresholds
+ * above every kernel keep all of them on the calling thread.
  */
 static void test_parallel_equals_serial(void **state)
 {
@@ -262,13 +263,14 @@ static void test_parallel_equals_serial(void **state)
     cria_error err;
     assert_int_equal(cria_context_init(m, &cp, &bad, &err), CRIA_ERR_ARG);
     assert_non_null(strstr(err.msg, "matmul"));
-    assert_int_equal(unsetenv("CRIA_THRESHOLDS"), 0);
-    /* Default thresholds: stories260K's kernels are all too small to split. */
+    /* Thresholds above every kernel's work: nothing is split, no thread synchronises. */
+    assert_int_equal(setenv("CRIA_THRESHOLDS", "matmul=1000000000,attention=1000000000", 1), 0);
     cria_context *ctx = golden_new_context(m, 128, 1, 2);
     cria_batch b = cria_batch_init(1);
     b.n_tokens = 1, b.token[0] = 1, b.pos[0] = 0, b.seq_id[0] = 0, b.logits[0] = 1;
     golden_decode(ctx, &b);
     assert_int_equal(cria_context_n_syncs(ctx), 0);
+    assert_int_equal(unsetenv("CRIA_THRESHOLDS"), 0);
     cria_batch_free(&b);
     cria_context_free(ctx);
     free(serial);

@@ -11,11 +11,13 @@ static const char *const op_names[CRIA_OP_COUNT] = {"matmul", "attention"};
 cria_thresholds cria_thresholds_default(void)
 {
     /*
-     * About 10 us of one core's work at the measured rates: below that the
-     * dispatch and join of a region (1-2 us with spinning workers, far more
-     * when a worker must be woken) eat the gain.
+     * From make bench-kernels on the development machine (docs/benchmarks.md):
+     * a region costs ~0.16 us with spinning workers; a matmul of 4096
+     * multiply-adds ran 0.92x on two threads, 16384 per thread 1.57x, so the
+     * split starts at 16384 per thread. Single-query attention of 32768 ran
+     * 0.69x and of 262144 1.23x: 65536 per thread.
      */
-    cria_thresholds t = {.min_work = {[CRIA_OP_MATMUL] = 65536, [CRIA_OP_ATTENTION] = 32768}};
+    cria_thresholds t = {.min_work = {[CRIA_OP_MATMUL] = 16384, [CRIA_OP_ATTENTION] = 65536}};
     return t;
 }
 
