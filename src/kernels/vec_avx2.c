@@ -228,13 +228,20 @@ static inline __attribute__((always_inline)) void tile(int64_t n, int nr, const 
             acc[r][t] = _mm256_setzero_ps();
     int64_t i = 0;
     if (nt == 1) {
-        for (; i + 8 <= n; i += 8) {
-            const __m256 x0 = _mm256_loadu_ps(xt[0] + i);
-            #pragma GCC unroll 4
-            for (int r = 0; r < T_ROWS; r++)
-                acc[r][0] = _mm256_fmadd_ps(tile_load(wr[r], i, f16), x0, acc[r][0]);
+        /* one token: row after row, one sequential stream for the prefetcher (same steps per sum) */
+        for (int r = 0; r < nr; r++) {
+            __m256 a = _mm256_setzero_ps();
+            int64_t j = 0;
+            for (; j + 8 <= n; j += 8)
+                a = _mm256_fmadd_ps(tile_load(wr[r], j, f16), _mm256_loadu_ps(xt[0] + j), a);
+            float sum = hsum256(a);
+            for (; j < n; j++)
+                sum += tile_elem(wr[r], j, f16) * xt[0][j];
+            y[r] = sum;
         }
-    } else {
+        return;
+    }
+    {
         for (; i + 8 <= n; i += 8) {
             const __m256 x0 = _mm256_loadu_ps(xt[0] + i), x1 = _mm256_loadu_ps(xt[1] + i);
             #pragma GCC unroll 4

@@ -218,13 +218,25 @@ static inline __attribute__((always_inline)) void tile(int64_t n, int nr, const 
     const __mmask16 all = 0xffff;
     int64_t i = 0;
     if (nt == 1) {
-        for (; i + 16 <= n; i += 16) {
-            const __m512 x0 = _mm512_loadu_ps(xt[0] + i);
-            #pragma GCC unroll 4
-            for (int r = 0; r < T_ROWS; r++)
-                acc[r][0] = _mm512_fmadd_ps(tile_load(wr[r], i, f16, all), x0, acc[r][0]);
+        /*
+         * One token streams the weights from memory: walk one row after the
+         * other so the reads stay one sequential stream the prefetcher
+         * follows. Each sum takes the same steps as in a wide tile.
+         */
+        for (int r = 0; r < nr; r++) {
+            __m512 a = _mm512_setzero_ps();
+            int64_t j = 0;
+            for (; j + 16 <= n; j += 16)
+                a = _mm512_fmadd_ps(tile_load(wr[r], j, f16, all), _mm512_loadu_ps(xt[0] + j), a);
+            if (j < n) {
+                const __mmask16 m = tail_mask(n - j);
+                a = _mm512_fmadd_ps(tile_load(wr[r], j, f16, m), _mm512_maskz_loadu_ps(m, xt[0] + j), a);
+            }
+            y[r] = _mm512_reduce_add_ps(a);
         }
-    } else {
+        return;
+    }
+    {
         for (; i + 16 <= n; i += 16) {
             __m512 xv[T_TOKS];
             #pragma GCC unroll 4
