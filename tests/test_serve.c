@@ -546,10 +546,10 @@ static void test_disconnect_frees_slot(void **state)
     (void)state;
     NEED_SERVER();
     const double cancelled = metric(&main_srv, "cria_requests_cancelled_total");
-    /* a long stream (no end of text, 4000 tokens: seconds) cut by the client after 0.3 s */
+    /* a long stream (no end of text, 4000 tokens: seconds) cut by the client after 0.5 s */
     reply r = http(&main_srv, "POST", "/v1/completions",
                    "{\"prompt\": \"Once\", \"max_tokens\": 4000, \"ignore_eos\": true, \"stream\": true}", KEY,
-                   "--max-time 0.3");
+                   "--max-time 0.5");
     assert_int_equal(r.status, 200); /* the headers came */
     assert_non_null(strstr(r.body, "data: {"));
     assert_null(strstr(r.body, "[DONE]"));
@@ -557,7 +557,7 @@ static void test_disconnect_frees_slot(void **state)
     assert_true(slots_freed(cancelled + 1));
     /* the same without streaming: the waiting connection thread sees the hang-up */
     r = http(&main_srv, "POST", "/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 4000, \"ignore_eos\": true}",
-             KEY, "--max-time 0.3");
+             KEY, "--max-time 0.5");
     assert_int_equal(r.status, 0); /* no reply in time */
     free(r.body);
     assert_true(slots_freed(cancelled + 2));
