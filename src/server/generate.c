@@ -354,13 +354,17 @@ static bool gen_submit(cria_server *srv, gen_req *g, const cria_token *toks, int
     }
     cria_error err = {0};
     cria_status st = CRIA_ERR_BUSY;
-    snprintf(err.msg, sizeof err.msg, "the server is shutting down");
+    bool stopping = true;
     pthread_mutex_lock(&srv->mu);
-    if (srv->sched && !atomic_load(&srv->stopping))
+    if (srv->sched && !atomic_load(&srv->stopping)) {
+        stopping = false;
         st = cria_sched_submit(srv->sched, &rq, &g->id, &err);
+    }
     pthread_mutex_unlock(&srv->mu);
     if (st == CRIA_OK)
         return true;
+    if (stopping)
+        return cria_api_fail(e, 503, "unavailable_error", "shutting_down", "the server is shutting down");
     if (st == CRIA_ERR_BUSY)
         return cria_api_fail(e, 503, "unavailable_error", "queue_full", "server busy: %s", err.msg);
     if (st == CRIA_ERR_ARG)
