@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "args.h"
+#include "sampling_args.h"
 #include "commands.h"
 #include "cria.h"
 #include "server/sched.h"
@@ -25,11 +26,10 @@
 typedef struct batch_opts {
     const char *model, *vocab, *file, *out;
     int32_t n_slots, n_predict, n_ctx, n_batch, n_threads, n_threads_batch;
-    int64_t seed;
     const char *stop[CRIA_SCHED_MAX_STOP]; /* --stop, for prompts without their own */
     int32_t n_stop;
-    cria_sampler_params sp;
-    bool ignore_eos, compare, quiet;
+    cria_sampling_opts smp; /* -s and llama-cli's sampling options, shared with cria run */
+    bool compare, quiet;
 } batch_opts;
 
 /* One prompt: its text (from the file) and tokens. */
@@ -97,20 +97,15 @@ static void batch_usage(FILE *f)
             "  -t, --threads N        threads (default: physical cores)\n"
             "  -tb, --threads-batch N threads for multi-token passes (default: same as -t)\n"
             "      --compare          also run the prompts one by one (-np 1) and print the speedup\n"
-            "  -s, --seed N           random seed, the same for every prompt (default -1: from the clock)\n"
-            "      --temp T           temperature (default 0.8; 0: greedy)\n"
-            "      --top-k N          top-k (default 40; 0: off)\n"
-            "      --top-p P          top-p (default 0.95; 1.0: off)\n"
-            "      --min-p P          min-p (default 0.05; 0.0: off)\n"
-            "      --repeat-penalty R repetition penalty (default 1.0: off)\n"
-            "      --ignore-eos       never stop at end of text\n"
             "      --stop S           end a prompt's text where S appears (cut before it); repeatable,\n"
             "                         for prompts without their own JSONL \"stop\" (a string or an array)\n"
             "      --log-disable      no progress line or summary\n"
             "  -h, --help             this help\n"
             "\n"
             "Each JSONL line: index, prompt, text, n_prompt, n_gen, finish (length|eos|...),\n"
-            "ms (submit to done), queue_ms, prompt_ms, gen_ms.\n");
+            "ms (submit to done), queue_ms, prompt_ms, gen_ms. Every prompt gets the same seed.\n"
+            "\n");
+    cria_sampling_usage(f);
 }
 
 /* Parses argv into o; returns 0 to go on, 1 on an error, -1 when help was printed. */
@@ -119,8 +114,7 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
     memset(o, 0, sizeof *o);
     o->n_slots = 4;
     o->n_predict = 128;
-    o->seed = -1;
-    o->sp = cria_sampler_default_params();
+    cria_sampling_opts_init(&o->smp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -149,26 +143,14 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
             ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads_batch);
         } else if (!strcmp(a, "--compare")) {
             o->compare = true;
-        } else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
-            ok = cria_arg_i64(argc, argv, &i, -1, INT64_MAX, &o->seed);
-        } else if (!strcmp(a, "--temp")) {
-            ok = cria_arg_f32(argc, argv, &i, 0.0f, 1e6f, &o->sp.temp);
-        } else if (!strcmp(a, "--top-k")) {
-            ok = cria_arg_i32(argc, argv, &i, 0, INT32_MAX, &o->sp.top_k);
-        } else if (!strcmp(a, "--top-p")) {
-            ok = cria_arg_f32(argc, argv, &i, 0.0f, 1.0f, &o->sp.top_p);
-        } else if (!strcmp(a, "--min-p")) {
-            ok = cria_arg_f32(argc, argv, &i, 0.0f, 1.0f, &o->sp.min_p);
-        } else if (!strcmp(a, "--repeat-penalty")) {
-            ok = cria_arg_f32(argc, argv, &i, 0.0f, 1e6f, &o->sp.penalty_repeat);
+        } else if (cria_sampling_arg(argc, argv, &i, &o->smp, &ok)) {
+            /* -s, --temp, --top-k, ... as cria run takes them */
         } else if (!strcmp(a, "--stop")) {
             if (o->n_stop == CRIA_SCHED_MAX_STOP) {
                 cria_app_error("option --stop: at most %d stop strings", CRIA_SCHED_MAX_STOP);
                 return 1;
             }
             ok = cria_arg_str(argc, argv, &i, &o->stop[o->n_stop++]);
-        } else if (!strcmp(a, "--ignore-eos")) {
-            o->ignore_eos = true;
         } else if (!strcmp(a, "--log-disable")) {
             o->quiet = true;
         } else {
@@ -664,28 +646,6 @@ static bool tokenize_all(const cria_model *model, const batch_opts *o, batch_ite
     return true;
 }
 
-/* The sampling parameters of every request: o's, its seed, and -inf on end-of-generation under --ignore-eos. */
-static cria_logit_bias *make_sampling(const batch_opts *o, const cria_model *model, cria_sampler_params *sp)
-{
-    *sp = o->sp;
-    sp->seed = o->seed < 0 ? (uint64_t)time(NULL) ^ (uint64_t)cria_time_us() : (uint64_t)o->seed;
-    cria_model_info mi;
-    cria_model_get_info(model, &mi);
-    int32_t n_eog = 0;
-    for (cria_token t = 0; o->ignore_eos && t < mi.n_vocab; t++)
-        n_eog += cria_token_is_eog(model, t) != 0;
-    cria_logit_bias *bias = malloc(((size_t)n_eog + 1) * sizeof *bias);
-    if (!bias)
-        return NULL;
-    sp->n_logit_bias = 0;
-    for (cria_token t = 0; o->ignore_eos && t < mi.n_vocab; t++) {
-        if (cria_token_is_eog(model, t))
-            bias[sp->n_logit_bias++] = (cria_logit_bias){.token = t, .bias = -INFINITY};
-    }
-    sp->logit_bias = bias;
-    return bias;
-}
-
 int cria_cmd_batch(int argc, char **argv)
 {
     batch_opts o;
@@ -731,7 +691,7 @@ int cria_cmd_batch(int argc, char **argv)
     if (!tokenize_all(model, &o, items, n, slot_ctx))
         goto done;
     cria_sampler_params sp;
-    bias = make_sampling(&o, model, &sp);
+    bias = cria_sampling_resolve(&o.smp, model, &sp);
     par = (batch_run){.items = items, .n = n, .o = &o, .tty = isatty(fileno(stderr)) != 0};
     par.res = calloc((size_t)n, sizeof *par.res);
     if (!bias || !par.res) {
