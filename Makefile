@@ -57,17 +57,25 @@ BIN := $(BUILD)/cria
 .PHONY: all run test test-asan check fuzz deps clean bench bench-kernels
 all: $(BIN)
 
-$(BUILD)/%_avx2.o: %_avx2.c
+# Every compile waits for the Debian packages (headers of hwloc, PCRE2, cJSON, libmicrohttpd, cmocka):
+# scripts/deps.sh installs what is missing, once per build folder and again when the script changes.
+DEPS_STAMP := $(BUILD)/.deps-installed
+$(DEPS_STAMP): scripts/deps.sh
+	@mkdir -p $(dir $@)
+	@scripts/deps.sh
+	@touch $@
+
+$(BUILD)/%_avx2.o: %_avx2.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo 'CC $<'
 	$(Q)$(CC) $(CFLAGS) $(AVX2_FLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/%_avx512.o: %_avx512.c
+$(BUILD)/%_avx512.o: %_avx512.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo 'CC $<'
 	$(Q)$(CC) $(CFLAGS) $(AVX512_FLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo 'CC $<'
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
