@@ -14,7 +14,8 @@
  * so each level returns the scalar bits. A kernel is one block function
  * (adds one block's contribution into acc and aux) and one final function;
  * dot_rows runs up to four weight rows side by side, so four independent
- * FMA chains hide each other's latency.
+ * FMA chains hide each other's latency. The includer defines QUANT_X86_TABLE,
+ * the name of the traits table this file ends with.
  */
 #ifndef CRIA_QUANT_X86_H
 #define CRIA_QUANT_X86_H
@@ -618,5 +619,84 @@ static void tq2_0_to_float(const void *vx, float *y, int64_t n)
         }
     }
 }
+
+/*
+ * The traits table of the including ISA file, named by QUANT_X86_TABLE: one
+ * table for both levels (the Q8_0/Q8_K activation quantizers are the AVX2
+ * ones at both).
+ */
+const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
+    [CRIA_DTYPE_Q2_K] = {
+        .type = CRIA_DTYPE_Q2_K, .block = QK_K, .block_bytes = sizeof(block_q2_K),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_q2_k_from_float, .to_float = quant_q2_k_to_float, .vec_dot = q2_k_dot,
+        .vec_dot_rows = q2_k_rows,
+    },
+    [CRIA_DTYPE_Q3_K] = {
+        .type = CRIA_DTYPE_Q3_K, .block = QK_K, .block_bytes = sizeof(block_q3_K),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_q3_k_from_float, .to_float = quant_q3_k_to_float, .vec_dot = q3_k_dot,
+        .vec_dot_rows = q3_k_rows,
+    },
+    [CRIA_DTYPE_Q8_K] = {
+        .type = CRIA_DTYPE_Q8_K, .block = QK_K, .block_bytes = sizeof(block_q8_K),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_avx2_q8_k_from_float, .to_float = quant_q8_k_to_float, .vec_dot = NULL,
+    },
+    [CRIA_DTYPE_Q8_0] = {
+        .type = CRIA_DTYPE_Q8_0, .block = QK_LEGACY, .block_bytes = sizeof(block_q8_0),
+        .vec_dot_type = CRIA_DTYPE_Q8_0,
+        .from_float = quant_avx2_q8_0_from_float, .to_float = q8_0_to_float, .vec_dot = q8_0_dot,
+        .vec_dot_rows = q8_0_rows,
+    },
+    [CRIA_DTYPE_Q4_0] = {
+        .type = CRIA_DTYPE_Q4_0, .block = QK_LEGACY, .block_bytes = sizeof(block_q4_0),
+        .vec_dot_type = CRIA_DTYPE_Q8_0,
+        .from_float = quant_q4_0_from_float, .to_float = q4_0_to_float, .vec_dot = q4_0_dot,
+        .vec_dot_rows = q4_0_rows,
+    },
+    [CRIA_DTYPE_Q4_1] = {
+        .type = CRIA_DTYPE_Q4_1, .block = QK_LEGACY, .block_bytes = sizeof(block_q4_1),
+        .vec_dot_type = CRIA_DTYPE_Q8_1,
+        .from_float = quant_q4_1_from_float, .to_float = q4_1_to_float, .vec_dot = q4_1_dot,
+        .vec_dot_rows = q4_1_rows,
+    },
+    [CRIA_DTYPE_Q5_0] = {
+        .type = CRIA_DTYPE_Q5_0, .block = QK_LEGACY, .block_bytes = sizeof(block_q5_0),
+        .vec_dot_type = CRIA_DTYPE_Q8_0,
+        .from_float = quant_q5_0_from_float, .to_float = q5_0_to_float, .vec_dot = q5_0_dot,
+        .vec_dot_rows = q5_0_rows,
+    },
+    [CRIA_DTYPE_Q5_1] = {
+        .type = CRIA_DTYPE_Q5_1, .block = QK_LEGACY, .block_bytes = sizeof(block_q5_1),
+        .vec_dot_type = CRIA_DTYPE_Q8_1,
+        .from_float = quant_q5_1_from_float, .to_float = q5_1_to_float, .vec_dot = q5_1_dot,
+        .vec_dot_rows = q5_1_rows,
+    },
+    [CRIA_DTYPE_Q4_K] = {
+        .type = CRIA_DTYPE_Q4_K, .block = QK_K, .block_bytes = sizeof(block_q4_K),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_q4_k_from_float, .to_float = q4_k_to_float, .vec_dot = q4_k_dot,
+        .vec_dot_rows = q4_k_rows,
+    },
+    [CRIA_DTYPE_Q5_K] = {
+        .type = CRIA_DTYPE_Q5_K, .block = QK_K, .block_bytes = sizeof(block_q5_K),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_q5_k_from_float, .to_float = q5_k_to_float, .vec_dot = q5_k_dot,
+        .vec_dot_rows = q5_k_rows,
+    },
+    [CRIA_DTYPE_Q6_K] = {
+        .type = CRIA_DTYPE_Q6_K, .block = QK_K, .block_bytes = sizeof(block_q6_K),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_q6_k_from_float, .to_float = q6_k_to_float, .vec_dot = q6_k_dot,
+        .vec_dot_rows = q6_k_rows,
+    },
+    [CRIA_DTYPE_TQ2_0] = {
+        .type = CRIA_DTYPE_TQ2_0, .block = QK_K, .block_bytes = sizeof(block_tq2_0),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_tq2_0_from_float, .to_float = tq2_0_to_float, .vec_dot = tq2_0_dot,
+        .vec_dot_rows = tq2_0_rows,
+    },
+};
 
 #endif
