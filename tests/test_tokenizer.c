@@ -18,6 +18,7 @@
 #include "gguf/gguf.h"
 #include "tokenizer/vocab.h"
 #include "util.h"
+#include "vocab_cases.h"
 
 #define SPM_GGUF "vocab/ggml-vocab-llama-spm.gguf"
 #define LLAMA2_BIN "models/tokenizer.bin"
@@ -26,82 +27,6 @@
 /* ---- helpers --------------------------------------------------------------- */
 
 /* One reference case: the text and the expected ids (without BOS). */
-typedef struct ref_case {
-    char *text;
-    size_t len;
-    cria_token *ids;
-    int32_t n_ids;
-} ref_case;
-
-typedef struct ref_cases {
-    ref_case *c;
-    int n;
-    char *inp, *outp; /* the files' buffers */
-} ref_cases;
-
-/*
- * Reads the .inp/.out pair as llama.cpp's test-tokenizer-0 does: inputs split
- * by "\n__ggml_vocab_test__\n" (text after the last separator, if any, is one
- * more case), one output line per case, ids separated by spaces.
- */
-static void ref_load(ref_cases *rc)
-{
-    memset(rc, 0, sizeof *rc);
-    size_t n_inp, n_out;
-    rc->inp = test_read_file(test_shared(SPM_GGUF ".inp"), &n_inp);
-    rc->outp = test_read_file(test_shared(SPM_GGUF ".out"), &n_out);
-    assert_non_null(rc->inp);
-    assert_non_null(rc->outp);
-    static const char sep[] = "\n__ggml_vocab_test__\n";
-    size_t sep_len = sizeof sep - 1;
-    rc->c = calloc(1024, sizeof *rc->c);
-    assert_non_null(rc->c);
-    size_t pos = 0;
-    while (pos < n_inp) {
-        assert_true(rc->n < 1024);
-        char *hit = strstr(rc->inp + pos, sep);
-        size_t end = hit ? (size_t)(hit - rc->inp) : n_inp;
-        rc->c[rc->n].text = rc->inp + pos;
-        rc->c[rc->n].len = end - pos;
-        rc->n++;
-        if (!hit)
-            break;
-        pos = end + sep_len;
-    }
-    int line = 0;
-    char *p = rc->outp;
-    while (*p) {
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
-        assert_true(line < rc->n);
-        ref_case *c = &rc->c[line++];
-        c->ids = malloc((strlen(p) / 2 + 1) * sizeof *c->ids);
-        assert_non_null(c->ids);
-        char *q = p, *e;
-        for (;;) {
-            long val = strtol(q, &e, 10);
-            if (e == q)
-                break;
-            c->ids[c->n_ids++] = (cria_token)val;
-            q = e;
-        }
-        if (!nl)
-            break;
-        p = nl + 1;
-    }
-    assert_int_equal(line, rc->n);
-}
-
-static void ref_free(ref_cases *rc)
-{
-    for (int i = 0; i < rc->n; i++)
-        free(rc->c[i].ids);
-    free(rc->c);
-    free(rc->inp);
-    free(rc->outp);
-}
-
 /* Tokenizes text; returns a malloc'd array and its length in *n. */
 static cria_token *tokenize(const cria_vocab *v, const char *text, size_t len, bool add_bos, int32_t *n)
 {
@@ -127,7 +52,7 @@ static void print_ids(const char *label, const cria_token *ids, int32_t n)
 static void check_ref_cases(const cria_vocab *v, const char *what)
 {
     ref_cases rc;
-    ref_load(&rc);
+    ref_load(SPM_GGUF, &rc);
     assert_true(rc.n >= 40);
     int failed = 0;
     for (int i = 0; i < rc.n; i++) {
@@ -578,7 +503,7 @@ static void test_roundtrip(void **state)
         skip();
     cria_vocab *v = load_bin(LLAMA2_BIN, 32000);
     ref_cases rc;
-    ref_load(&rc);
+    ref_load(SPM_GGUF, &rc);
     int failed = 0;
     for (int i = 0; i < rc.n; i++) {
         const ref_case *c = &rc.c[i];
