@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "slots.h"
 #include "commands.h"
 #include "cria.h"
 #include "server/chat.h"
@@ -165,31 +166,12 @@ int cria_cmd_serve(int argc, char **argv)
     cria_chat_template tmpl;
     if (!pick_template(&o, &tmpl))
         goto done;
-    cria_model_params mp = cria_model_default_params();
-    mp.vocab_path = o.vocab;
-    if (cria_model_load(o.model, &mp, &model, &err) != CRIA_OK) {
-        cria_app_error("%s", err.msg);
+    int32_t slot_ctx;
+    if (!cria_app_load_slots(o.model, o.vocab, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &model,
+                             &placement, &slot_ctx))
         goto done;
-    }
     cria_model_info mi;
     cria_model_get_info(model, &mi);
-    const int32_t slot_ctx = o.n_ctx > 0 ? o.n_ctx / o.n_slots : mi.n_ctx_train;
-    if (slot_ctx < 2) {
-        cria_app_error("a context of %d tokens split over %d slots leaves %d per slot (raise -c)", o.n_ctx,
-                       o.n_slots, slot_ctx);
-        goto done;
-    }
-    if (o.n_threads == 0 || o.n_threads_batch == 0) {
-        cria_cpu_params cpu = cria_cpu_default_params();
-        if (cria_placement_init(&cpu, &placement, &err) != CRIA_OK) {
-            cria_app_error("%s", err.msg);
-            goto done;
-        }
-        if (o.n_threads == 0)
-            o.n_threads = cria_placement_default_threads(placement);
-    }
-    if (o.n_threads_batch == 0)
-        o.n_threads_batch = o.n_threads;
     cria_context_params cp = cria_context_default_params();
     cp.n_ctx = slot_ctx * o.n_slots;
     cp.n_seq_max = o.n_slots;

@@ -1,0 +1,36 @@
+#include "slots.h"
+
+#include "args.h"
+
+bool cria_app_load_slots(const char *path, const char *vocab, int32_t n_ctx, int32_t n_slots, int32_t *n_threads,
+                         int32_t *n_threads_batch, cria_model **model, cria_placement **placement,
+                         int32_t *slot_ctx)
+{
+    cria_error err;
+    cria_model_params mp = cria_model_default_params();
+    mp.vocab_path = vocab;
+    if (cria_model_load(path, &mp, model, &err) != CRIA_OK) {
+        cria_app_error("%s", err.msg);
+        return false;
+    }
+    cria_model_info mi;
+    cria_model_get_info(*model, &mi);
+    *slot_ctx = n_ctx > 0 ? n_ctx / n_slots : mi.n_ctx_train;
+    if (*slot_ctx < 2) {
+        cria_app_error("a context of %d tokens split over %d slots leaves %d per slot (raise -c)", n_ctx, n_slots,
+                       *slot_ctx);
+        return false;
+    }
+    if (*n_threads == 0 || *n_threads_batch == 0) {
+        cria_cpu_params cpu = cria_cpu_default_params();
+        if (cria_placement_init(&cpu, placement, &err) != CRIA_OK) {
+            cria_app_error("%s", err.msg);
+            return false;
+        }
+        if (*n_threads == 0)
+            *n_threads = cria_placement_default_threads(*placement);
+    }
+    if (*n_threads_batch == 0)
+        *n_threads_batch = *n_threads;
+    return true;
+}

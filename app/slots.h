@@ -1,0 +1,22 @@
+/* Set-up shared by the subcommands that serve several sequences at once (batch, serve). */
+#ifndef CRIA_APP_SLOTS_H
+#define CRIA_APP_SLOTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cria.h"
+
+/*
+ * Loads the model (vocab: tokenizer.bin of a llama2.c checkpoint, or NULL),
+ * splits n_ctx (0: the training context per slot) over n_slots into
+ * *slot_ctx, and fills thread counts left at 0 with the machine's physical
+ * cores (*placement then holds the topology; free it with
+ * cria_placement_free). Prints one error line and returns false on failure;
+ * whatever was made is still in *model / *placement for the caller to free.
+ */
+bool cria_app_load_slots(const char *path, const char *vocab, int32_t n_ctx, int32_t n_slots, int32_t *n_threads,
+                         int32_t *n_threads_batch, cria_model **model, cria_placement **placement,
+                         int32_t *slot_ctx);
+
+#endif
