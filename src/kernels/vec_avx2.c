@@ -252,10 +252,13 @@ static inline __attribute__((always_inline)) void tile(int64_t n, int nr, const 
             }
         }
     }
+    /* constant trip counts keep acc[][] in registers (see vec_avx512.c) */
     #pragma GCC unroll 4
-    for (int t = 0; t < nt; t++) {
+    for (int t = 0; t < T_TOKS; t++) {
         #pragma GCC unroll 4
-        for (int r = 0; r < nr; r++) {
+        for (int r = 0; r < T_ROWS; r++) {
+            if (t >= nt || r >= nr)
+                continue;
             float s = hsum256(acc[r][t]);
             for (int64_t j = i; j < n; j++)
                 s += tile_elem(wr[r], j, f16) * xt[t][j];
