@@ -27,6 +27,7 @@ static const command commands[] = {
     {"info", cria_cmd_info, "a model file's metadata, hyper-parameters and tensor table (cria info -h)"},
     {"tokenize", cria_cmd_tokenize, "text to token ids, llama-tokenize style (cria tokenize -h)"},
     {"synth", cria_cmd_synth, "write a random-weight model of a real shape (cria synth -h)"},
+    {"quantize", cria_cmd_quantize, "convert an F32/F16/BF16 GGUF to a quantized type or mix (cria quantize -h)"},
 };
 
 static void usage(FILE *f)

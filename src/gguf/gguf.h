@@ -242,6 +242,27 @@ bool cria_gguf_writer_add_tensor(cria_gguf_writer *w, const char *name, cria_dty
                                  const uint64_t *ne, const void *data);
 
 /*
+ * A tensor whose bytes are produced while the file is written, so a converter
+ * never holds a whole model in memory: during cria_gguf_writer_write, fill
+ * gets the sink and must put exactly the tensor's bytes (row bytes of the type
+ * times the rows), in order. A fill that returns an error (err filled) or puts
+ * the wrong count fails the write; the target is then untouched.
+ */
+typedef struct cria_gguf_sink cria_gguf_sink;
+typedef cria_status (*cria_gguf_fill_fn)(void *ctx, cria_gguf_sink *sink, cria_error *err);
+bool cria_gguf_writer_add_tensor_fill(cria_gguf_writer *w, const char *name, cria_dtype type, uint32_t n_dims,
+                                      const uint64_t *ne, cria_gguf_fill_fn fill, void *ctx);
+/* Appends n bytes to the tensor being filled; false once a write to the file has failed. */
+bool cria_gguf_sink_put(cria_gguf_sink *sink, const void *p, size_t n);
+
+/*
+ * Copies one key/value of an open file (any type, arrays of strings
+ * included) into w, replacing a pair of the same key. False on allocation
+ * failure or an array of arrays.
+ */
+bool cria_gguf_writer_copy_kv(cria_gguf_writer *w, const cria_gguf *g, const cria_gguf_kv *kv);
+
+/*
  * Writes the file (header, infos, padding, aligned data, padded to the
  * alignment) to a temporary file beside path and renames it over path.
  */

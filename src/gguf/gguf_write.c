@@ -29,6 +29,8 @@ typedef struct wtensor {
     cria_dtype type;
     uint64_t n_bytes;
     const void *data; /* borrowed */
+    cria_gguf_fill_fn fill; /* instead of data when set */
+    void *fill_ctx;
 } wtensor;
 
 struct cria_gguf_writer {
@@ -272,16 +274,16 @@ bool cria_gguf_writer_set_arr_str(cria_gguf_writer *w, const char *key, const ch
 /* ---- tensors ------------------------------------------------------------------- */
 
 /* False on a bad name (NULL, too long, taken), shape, type or allocation failure. */
-bool cria_gguf_writer_add_tensor(cria_gguf_writer *w, const char *name, cria_dtype type, uint32_t n_dims,
-                                 const uint64_t *ne, const void *data)
+static bool add_tensor(cria_gguf_writer *w, const char *name, cria_dtype type, uint32_t n_dims, const uint64_t *ne,
+                       const void *data, cria_gguf_fill_fn fill, void *fill_ctx)
 {
-    if (!w || !name || !ne || !data || strlen(name) > CRIA_GGUF_MAX_NAME || n_dims < 1 ||
+    if (!w || !name || !ne || (!data && !fill) || strlen(name) > CRIA_GGUF_MAX_NAME || n_dims < 1 ||
         n_dims > CRIA_GGUF_MAX_DIMS)
         return false;
     for (size_t i = 0; i < w->n_t; i++)
         if (strcmp(w->ts[i].name, name) == 0)
             return false;
-    wtensor t = {.n_dims = n_dims, .type = type, .data = data};
+    wtensor t = {.n_dims = n_dims, .type = type, .data = data, .fill = fill, .fill_ctx = fill_ctx};
     uint64_t n = 1, row;
     for (uint32_t d = 0; d < CRIA_GGUF_MAX_DIMS; d++) {
         t.ne[d] = d < n_dims ? ne[d] : 1;
@@ -305,10 +307,83 @@ bool cria_gguf_writer_add_tensor(cria_gguf_writer *w, const char *name, cria_dty
     return true;
 }
 
+bool cria_gguf_writer_add_tensor(cria_gguf_writer *w, const char *name, cria_dtype type, uint32_t n_dims,
+                                 const uint64_t *ne, const void *data)
+{
+    return add_tensor(w, name, type, n_dims, ne, data, NULL, NULL);
+}
+
+bool cria_gguf_writer_add_tensor_fill(cria_gguf_writer *w, const char *name, cria_dtype type, uint32_t n_dims,
+                                      const uint64_t *ne, cria_gguf_fill_fn fill, void *ctx)
+{
+    return fill && add_tensor(w, name, type, n_dims, ne, NULL, fill, ctx);
+}
+
+/* Rebuilds the value bytes from the parsed view, so nothing depends on how the reader stores them. */
+bool cria_gguf_writer_copy_kv(cria_gguf_writer *w, const cria_gguf *g, const cria_gguf_kv *kv)
+{
+    if (!w || !g || !kv || kv->key.len > CRIA_GGUF_MAX_NAME)
+        return false;
+    char *key = malloc((size_t)kv->key.len + 1);
+    if (!key)
+        return false;
+    memcpy(key, kv->key.ptr, (size_t)kv->key.len);
+    key[kv->key.len] = '\0';
+    uint64_t total = 0;
+    uint8_t *val = NULL;
+    if (kv->type == CRIA_GGUF_STRING) {
+        total = 8 + kv->str.len;
+        val = total <= SIZE_MAX ? malloc((size_t)total) : NULL;
+        if (val) {
+            st64(val, kv->str.len);
+            memcpy(val + 8, kv->str.ptr, (size_t)kv->str.len);
+        }
+    } else if (kv->type == CRIA_GGUF_ARRAY && kv->arr_type == CRIA_GGUF_STRING) {
+        total = 12;
+        for (uint64_t i = 0; i < kv->arr_n; i++)
+            total += 8 + cria_gguf_arr_str(g, kv, i).len;
+        val = total <= SIZE_MAX ? malloc((size_t)total) : NULL;
+        if (val) {
+            st32(val, CRIA_GGUF_STRING);
+            st64(val + 4, kv->arr_n);
+            size_t o = 12;
+            for (uint64_t i = 0; i < kv->arr_n; i++) {
+                cria_gguf_str e = cria_gguf_arr_str(g, kv, i);
+                st64(val + o, e.len);
+                if (e.len)
+                    memcpy(val + o + 8, e.ptr, (size_t)e.len);
+                o += 8 + (size_t)e.len;
+            }
+        }
+    } else if (kv->type == CRIA_GGUF_ARRAY) {
+        uint64_t size = cria_gguf_type_size(kv->arr_type);
+        if (size == 0) { /* arrays of arrays: no llama model uses them */
+            free(key);
+            return false;
+        }
+        total = 12 + kv->arr_n * size; /* the reader checked the count against the file */
+        val = total <= SIZE_MAX ? malloc((size_t)total) : NULL;
+        if (val) {
+            st32(val, (uint32_t)kv->arr_type);
+            st64(val + 4, kv->arr_n);
+            if (kv->arr_n)
+                memcpy(val + 12, kv->value, (size_t)(total - 12));
+        }
+    } else {
+        total = cria_gguf_type_size(kv->type);
+        val = total ? malloc((size_t)total) : NULL;
+        if (val)
+            memcpy(val, kv->value, (size_t)total);
+    }
+    bool ok = set_value(w, key, (uint32_t)kv->type, val, (size_t)total);
+    free(key);
+    return ok;
+}
+
 /* ---- writing ------------------------------------------------------------------- */
 
-/* A FILE with its position and a sticky failure flag. */
-typedef struct out {
+/* A FILE with its position and a sticky failure flag; fill functions see it as their sink. */
+typedef struct cria_gguf_sink {
     FILE *f;
     uint64_t pos;
     bool ok;
@@ -320,6 +395,12 @@ static void put(out *o, const void *p, size_t n)
     if (o->ok && n && fwrite(p, 1, n, o->f) != n)
         o->ok = false;
     o->pos += n;
+}
+
+bool cria_gguf_sink_put(cria_gguf_sink *sink, const void *p, size_t n)
+{
+    put(sink, p, n);
+    return sink->ok;
 }
 
 static void put32(out *o, uint32_t v)
@@ -355,8 +436,9 @@ static void pad(out *o, uint64_t align)
     }
 }
 
-/* Writes the whole file to o; offs[i] gets tensor i's data offset. */
-static void emit(const cria_gguf_writer *w, out *o, uint64_t align, bool auto_align, const uint64_t *offs)
+/* Writes the whole file to o; offs[i] gets tensor i's data offset. Fails only when a fill does. */
+static cria_status emit(const cria_gguf_writer *w, out *o, uint64_t align, bool auto_align, const uint64_t *offs,
+                        const char *path, cria_error *err)
 {
     put(o, "GGUF", 4);
     put32(o, 3);
@@ -384,10 +466,22 @@ static void emit(const cria_gguf_writer *w, out *o, uint64_t align, bool auto_al
     pad(o, align);
     for (size_t i = 0; i < w->n_t; i++) {
         pad(o, align); /* data_start is aligned, so this reaches offs[i] */
-        put(o, w->ts[i].data, (size_t)w->ts[i].n_bytes);
+        const wtensor *t = &w->ts[i];
+        if (!t->fill) {
+            put(o, t->data, (size_t)t->n_bytes);
+            continue;
+        }
+        uint64_t start = o->pos;
+        cria_status st = t->fill(t->fill_ctx, o, err);
+        if (st != CRIA_OK)
+            return st;
+        if (o->pos - start != t->n_bytes)
+            return cria_err_set(err, CRIA_ERR_ARG, "%s: tensor %s: %llu bytes produced, %llu expected", path,
+                                t->name, (unsigned long long)(o->pos - start), (unsigned long long)t->n_bytes);
     }
     if (w->n_t)
         pad(o, align);
+    return CRIA_OK;
 }
 
 /* Status ARG for a caller's mistake, IO for a failed write; the target is untouched on failure. */
@@ -442,8 +536,14 @@ cria_status cria_gguf_writer_write(const cria_gguf_writer *w, const char *path, 
         free(tmp);
         return cria_err_set(err, CRIA_ERR_IO, "%s: cannot open a temporary file: %s", path, strerror(e));
     }
-    emit(w, &o, align, auto_align, offs);
+    cria_status fst = emit(w, &o, align, auto_align, offs, path, err);
     free(offs);
+    if (fst != CRIA_OK) {
+        fclose(o.f);
+        unlink(tmp);
+        free(tmp);
+        return fst;
+    }
     /* No fsync: the rename protects readers from half a file, not the file from a power cut. */
     int e = o.ok ? 0 : errno;
     if (fclose(o.f) != 0 && o.ok) {
