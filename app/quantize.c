@@ -5,8 +5,8 @@
 #include "args.h"
 #include "commands.h"
 #include "cria.h"
-#include "parallel/topology.h"
 #include "quant/quantize_model.h"
+#include "quant_progress.h"
 
 static void quantize_usage(FILE *f)
 {
@@ -25,39 +25,6 @@ static void quantize_usage(FILE *f)
             "  -t, --threads N  threads (default: physical cores)\n"
             "  --pure           every converted tensor in TYPE's base type (no mix; fallbacks still apply)\n",
             names);
-}
-
-/* The machine's physical cores, 1 when it cannot be read. */
-static int default_threads(void)
-{
-    cria_topology *topo = NULL;
-    cria_error err;
-    int n = 1;
-    if (cria_topology_load(&topo, &err) == CRIA_OK) {
-        n = cria_topology_n_physical(topo);
-        cria_topology_free(topo);
-    }
-    return n > 0 ? n : 1;
-}
-
-typedef struct progress_state {
-    int last_pct;
-    int64_t last_us;
-    const char *verb;
-} progress_state;
-
-/* At most five updates a second, and always the last one. */
-static void print_progress(void *ctx, uint64_t done, uint64_t total, const cria_qtensor *t)
-{
-    progress_state *ps = ctx;
-    int pct = total ? (int)(100.0 * (double)done / (double)total) : 100;
-    int64_t now = cria_time_us();
-    if (pct == ps->last_pct || (done < total && now - ps->last_us < 200000))
-        return;
-    ps->last_pct = pct;
-    ps->last_us = now;
-    fprintf(stderr, "\r%s: %3d%% %-40s %-6s", ps->verb, pct, t->name, cria_dtype_name(t->type));
-    fflush(stderr);
 }
 
 static double mib(uint64_t b)
@@ -104,20 +71,19 @@ int cria_cmd_quantize(int argc, char **argv)
         cria_app_error("unknown type '%s' (one of: %s)", pos[2], names);
         return 1;
     }
-    progress_state ps = {.last_pct = -1, .verb = "quantize"};
+    cria_app_progress ps = {.verb = "quantize", .last_pct = -1};
     cria_quantize_params p = {.in_path = pos[0],
                               .out_path = pos[1],
                               .mix = mix,
-                              .n_threads = threads ? threads : default_threads(),
+                              .n_threads = threads ? threads : cria_app_physical_cores(),
                               .pure = pure,
-                              .progress = print_progress,
+                              .progress = cria_app_progress_print,
                               .progress_ctx = &ps};
     cria_quantize_report r;
     cria_error err;
     int64_t t0 = cria_time_us();
     cria_status st = cria_quantize_model(&p, &r, &err);
-    if (ps.last_pct >= 0)
-        fputc('\n', stderr);
+    cria_app_progress_end(&ps);
     if (st != CRIA_OK) {
         cria_app_error("%s", err.msg);
         return 1;

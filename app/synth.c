@@ -6,26 +6,34 @@
 #include "commands.h"
 #include "cria.h"
 #include "model/synth.h"
+#include "quant_progress.h"
 
 static void synth_usage(FILE *f)
 {
-    char names[256];
+    char names[256], types[512];
     cria_synth_shape_names(names, sizeof names);
+    cria_quant_mix_names(types, sizeof types);
     fprintf(f,
             "usage: cria synth (--shape NAME | --dims D,FF,LAYERS,HEADS,KV_HEADS,CTX) --vocab FILE [options] OUT.gguf\n"
             "\n"
             "  --shape NAME     one of: %s\n"
             "  --dims ...       custom dimensions\n"
             "  --vocab FILE     vocabulary to copy: a GGUF with a tokenizer, or a llama2.c tokenizer.bin\n"
-            "  --type T         f32 (default), f16 or bf16 for the weight matrices\n"
-            "  --seed N         random seed (default 42)\n"
-            "  --tied           share the classifier with the token embedding\n",
-            names);
+            "  --type T         type of the weight matrices, or a llama.cpp mix as cria quantize chooses it\n"
+            "                   per tensor (norms stay f32): %s (default f32; q3_k, q4_k, q5_k mean the _m mixes)\n"
+            "  --pure           every matrix in the type itself, no mix (fallbacks for short rows still apply)\n"
+            "  --seed N         random seed (default 42); the file does not depend on the thread count\n"
+            "  --tied           share the classifier with the token embedding (qwen2.5-0.5B always does)\n"
+            "  -t, --threads N  threads generating and quantizing rows (default: physical cores)\n"
+            "\n"
+            "Rows are generated and quantized as they are written, so memory stays small for any shape.\n",
+            names, types);
 }
 
 int cria_cmd_synth(int argc, char **argv)
 {
-    cria_synth_params p = {.type = CRIA_DTYPE_F32, .seed = 42};
+    cria_synth_params p = {.seed = 42};
+    int32_t threads = 0;
     const char *out = NULL, *shape = NULL, *dims = NULL, *type = "f32";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -45,6 +53,10 @@ int cria_cmd_synth(int argc, char **argv)
         } else if (!strcmp(a, "--seed")) {
             ok = cria_arg_i64(argc, argv, &i, 0, INT64_MAX, &seed);
             p.seed = (uint64_t)seed;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            ok = cria_arg_i32(argc, argv, &i, 1, 1024, &threads);
+        } else if (!strcmp(a, "--pure")) {
+            p.pure = true;
         } else if (!strcmp(a, "--tied")) {
             p.tied_output = true;
         } else if (a[0] == '-') {
@@ -80,22 +92,26 @@ int cria_cmd_synth(int argc, char **argv)
         }
         s->name = "custom";
     }
-    if (!strcmp(type, "f32"))
-        p.type = CRIA_DTYPE_F32;
-    else if (!strcmp(type, "f16"))
-        p.type = CRIA_DTYPE_F16;
-    else if (!strcmp(type, "bf16"))
-        p.type = CRIA_DTYPE_BF16;
-    else {
-        cria_app_error("unknown --type '%s' (f32, f16, bf16)", type);
+    p.mix = cria_quant_mix_find(type);
+    if (!p.mix) {
+        char types[512];
+        cria_quant_mix_names(types, sizeof types);
+        cria_app_error("unknown --type '%s' (one of: %s)", type, types);
         return 1;
     }
+    cria_app_progress ps = {.verb = "synth", .last_pct = -1};
+    p.n_threads = threads ? threads : cria_app_physical_cores();
+    p.progress = cria_app_progress_print;
+    p.progress_ctx = &ps;
     cria_error err;
     int64_t t0 = cria_time_us();
-    if (cria_synth_write(&p, out, &err) != CRIA_OK) {
+    cria_status st = cria_synth_write(&p, out, &err);
+    cria_app_progress_end(&ps);
+    if (st != CRIA_OK) {
         cria_app_error("%s", err.msg);
         return 1;
     }
-    fprintf(stderr, "wrote %s (%s, %s) in %.1f s\n", out, p.shape.name, type, (double)(cria_time_us() - t0) / 1e6);
+    fprintf(stderr, "wrote %s (%s, %s%s) with %d threads in %.1f s\n", out, p.shape.name, p.mix->name,
+            p.pure ? ", pure" : "", p.n_threads, (double)(cria_time_us() - t0) / 1e6);
     return 0;
 }

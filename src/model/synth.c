@@ -1,22 +1,25 @@
 #include "model/synth.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
-#include "base/fp16.h"
 #include "gguf/gguf.h"
 #include "tokenizer/vocab.h"
 
+/* name, n_embd, n_ff, n_layer, n_head, n_head_kv, n_ctx, rope base, rms eps, tied classifier */
 static const cria_synth_shape shapes[] = {
-    {"stories260K", 64, 172, 5, 8, 4, 512},
-    {"stories15M", 288, 768, 6, 6, 6, 256},
-    {"stories42M", 512, 1376, 8, 8, 8, 1024},
-    {"stories110M", 768, 2048, 12, 12, 12, 1024},
-    {"tinyllama-1.1B", 2048, 5632, 22, 32, 4, 2048},
-    {"llama2-7B", 4096, 11008, 32, 32, 32, 4096},
+    {"stories260K", 64, 172, 5, 8, 4, 512, 0, 0, false},
+    {"stories15M", 288, 768, 6, 6, 6, 256, 0, 0, false},
+    {"stories42M", 512, 1376, 8, 8, 8, 1024, 0, 0, false},
+    {"stories110M", 768, 2048, 12, 12, 12, 1024, 0, 0, false},
+    {"tinyllama-1.1B", 2048, 5632, 22, 32, 4, 2048, 0, 0, false},
+    {"llama2-7B", 4096, 11008, 32, 32, 32, 4096, 0, 0, false},
+    {"llama3-8B", 4096, 14336, 32, 32, 8, 8192, 500000.0f, 1e-5f, false},
+    {"qwen2.5-0.5B", 896, 4864, 24, 14, 2, 32768, 1000000.0f, 1e-6f, true},
 };
 
 const cria_synth_shape *cria_synth_find_shape(const char *name)
@@ -44,84 +47,83 @@ static uint64_t next_u64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Standard normal by Box-Muller. */
-static float normal(uint64_t *s)
-{
-    double u1 = ((double)(next_u64(s) >> 11) + 1.0) * 0x1.0p-53, u2 = (double)(next_u64(s) >> 11) * 0x1.0p-53;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
+/* What one generated tensor holds: normal(0, std) values, or ones when std is 0. */
+typedef struct gen_tensor {
+    uint64_t seed; /* of the tensor; each row's stream starts from it and the row number */
+    float std;
+    int64_t n_per_row;
+} gen_tensor;
 
-/* A rows x cols matrix of normal(0, std) values in the given type; NULL on allocation failure. */
-static void *random_matrix(cria_dtype type, int64_t rows, int64_t cols, float std, uint64_t *rng)
+/* Standard normals by Box-Muller, both values of each pair used; row r's values depend only on seed and r. */
+static void gen_rows(const void *ctx, int64_t row0, int64_t nrows, float *dst)
 {
-    size_t n = (size_t)rows * (size_t)cols, esz = type == CRIA_DTYPE_F32 ? 4 : 2;
-    void *buf = malloc(n * esz);
-    if (!buf)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        float v = normal(rng) * std;
-        if (type == CRIA_DTYPE_F32)
-            ((float *)buf)[i] = v;
-        else if (type == CRIA_DTYPE_F16)
-            ((uint16_t *)buf)[i] = cria_f32_to_fp16(v);
-        else
-            ((uint16_t *)buf)[i] = cria_f32_to_bf16(v);
+    const gen_tensor *g = ctx;
+    const int64_t n = g->n_per_row;
+    for (int64_t r = 0; r < nrows; r++) {
+        float *y = dst + r * n;
+        if (g->std == 0.0f) {
+            for (int64_t i = 0; i < n; i++)
+                y[i] = 1.0f;
+            continue;
+        }
+        uint64_t s = g->seed ^ ((uint64_t)(row0 + r) * 0xd1b54a32d192ed03ull);
+        for (int64_t i = 0; i < n; i += 2) {
+            double u1 = ((double)(next_u64(&s) >> 11) + 1.0) * 0x1.0p-53;
+            double u2 = (double)(next_u64(&s) >> 11) * 0x1.0p-53;
+            double rad = sqrt(-2.0 * log(u1)) * (double)g->std, th = 6.283185307179586 * u2;
+            y[i] = (float)(rad * cos(th));
+            if (i + 1 < n)
+                y[i + 1] = (float)(rad * sin(th));
+        }
     }
-    return buf;
 }
 
-typedef struct synth_state {
-    cria_gguf_writer *w;
-    void **bufs;
-    size_t n_bufs;
-    bool ok;
-} synth_state;
+/* The tensor list being built: each tensor's type by the mix, its rows generated from its own seed. */
+typedef struct builder {
+    cria_qtensor *ts;
+    gen_tensor *gens;
+    size_t n;
+    uint64_t master; /* the tensors' seeds, drawn in order */
+    const cria_quant_mix *mix;
+    const cria_quant_model *qm;
+} builder;
 
-/* Adds a tensor whose data the state keeps until the file is written. */
-static void add(synth_state *s, const char *name, cria_dtype type, int64_t cols, int64_t rows, void *data)
+/* Adds a rows x cols tensor of normal(0, std) values, or of ones (a 1-D norm) when std is 0. */
+static void add(builder *b, int64_t cols, int64_t rows, float std, const char *fmt, ...) CRIA_PRINTF(5, 6);
+static void add(builder *b, int64_t cols, int64_t rows, float std, const char *fmt, ...)
 {
-    void **grown = data ? realloc(s->bufs, (s->n_bufs + 1) * sizeof *grown) : NULL;
-    if (!grown) {
-        free(data);
-        s->ok = false;
-        return;
+    cria_qtensor *t = &b->ts[b->n];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+    t->n_dims = rows > 1 ? 2 : 1;
+    t->ne[0] = (uint64_t)cols;
+    for (int i = 1; i < CRIA_GGUF_MAX_DIMS; i++)
+        t->ne[i] = i == 1 ? (uint64_t)rows : 1;
+    t->type = cria_quant_choose_type(b->mix, b->qm, t->name, t->n_dims, t->ne, CRIA_DTYPE_F32, NULL);
+    b->gens[b->n] = (gen_tensor){next_u64(&b->master), std, cols};
+    t->rows = gen_rows;
+    t->rows_ctx = &b->gens[b->n];
+    b->n++;
+}
+
+/* Copies every tokenizer.* key of a GGUF, so SPM and BPE vocabularies (merges, pre-tokenizer) both survive. */
+static cria_status copy_gguf_vocab(cria_gguf_writer *w, const cria_gguf *g, const char *path, cria_error *err)
+{
+    for (uint64_t i = 0; i < cria_gguf_n_kv(g); i++) {
+        const cria_gguf_kv *kv = cria_gguf_kv_at(g, i);
+        if (kv->key.len < 10 || memcmp(kv->key.ptr, "tokenizer.", 10) != 0)
+            continue;
+        if (!cria_gguf_writer_copy_kv(w, g, kv))
+            return cria_err_set(err, CRIA_ERR_NOMEM, "%s: cannot copy the vocabulary (out of memory)", path);
     }
-    s->bufs = grown;
-    s->bufs[s->n_bufs++] = data;
-    const uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
-    if (!cria_gguf_writer_add_tensor(s->w, name, type, rows > 1 ? 2 : 1, ne, data))
-        s->ok = false;
+    return CRIA_OK;
 }
 
-static float *ones(int64_t n)
+/* A llama2.c tokenizer.bin written as an SPM vocabulary. */
+static cria_status copy_llama2c_vocab(cria_gguf_writer *w, const cria_vocab *v, cria_error *err)
 {
-    float *p = malloc((size_t)n * sizeof *p);
-    for (int64_t i = 0; p && i < n; i++)
-        p[i] = 1.0f;
-    return p;
-}
-
-static cria_status write_vocab(cria_gguf_writer *w, const char *path, int32_t *n_vocab, cria_error *err)
-{
-    cria_vocab *v = NULL;
-    cria_gguf *g = NULL;
-    cria_status st;
-    unsigned char magic[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cria_err_set(err, CRIA_ERR_IO, "%s: cannot open vocabulary file", path);
-    size_t got = fread(magic, 1, 4, f);
-    fclose(f);
-    if (got == 4 && memcmp(magic, "GGUF", 4) == 0) {
-        st = cria_gguf_open(path, &g, err);
-        if (st == CRIA_OK)
-            st = cria_vocab_load_gguf(g, &v, err);
-    } else {
-        st = cria_vocab_load_llama2c(path, 0, &v, err);
-    }
-    cria_gguf_close(g);
-    if (st != CRIA_OK)
-        return st;
     const int32_t n = cria_vocab_n_tokens(v);
     const char **pieces = malloc((size_t)n * sizeof *pieces);
     float *scores = malloc((size_t)n * sizeof *scores);
@@ -142,68 +144,109 @@ static cria_status write_vocab(cria_gguf_writer *w, const char *path, int32_t *n
     free(pieces);
     free(scores);
     free(types);
-    cria_vocab_free(v);
-    *n_vocab = n;
     return ok ? CRIA_OK : cria_err_set(err, CRIA_ERR_NOMEM, "out of memory copying the vocabulary");
+}
+
+/* Writes the vocabulary of path (checked by loading it) into w; *n_vocab gets its size. */
+static cria_status write_vocab(cria_gguf_writer *w, const char *path, int32_t *n_vocab, cria_error *err)
+{
+    cria_vocab *v = NULL;
+    cria_gguf *g = NULL;
+    cria_status st;
+    unsigned char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cria_err_set(err, CRIA_ERR_IO, "%s: cannot open vocabulary file", path);
+    size_t got = fread(magic, 1, 4, f);
+    fclose(f);
+    if (got == 4 && memcmp(magic, "GGUF", 4) == 0) {
+        st = cria_gguf_open(path, &g, err);
+        if (st == CRIA_OK)
+            st = cria_vocab_load_gguf(g, &v, err);
+        if (st == CRIA_OK)
+            st = copy_gguf_vocab(w, g, path, err);
+    } else {
+        st = cria_vocab_load_llama2c(path, 0, &v, err);
+        if (st == CRIA_OK)
+            st = copy_llama2c_vocab(w, v, err);
+    }
+    if (st == CRIA_OK)
+        *n_vocab = cria_vocab_n_tokens(v);
+    cria_vocab_free(v);
+    cria_gguf_close(g);
+    return st;
 }
 
 cria_status cria_synth_write(const cria_synth_params *p, const char *path, cria_error *err)
 {
     const cria_synth_shape *sh = &p->shape;
-    if (p->type != CRIA_DTYPE_F32 && p->type != CRIA_DTYPE_F16 && p->type != CRIA_DTYPE_BF16)
-        return cria_err_set(err, CRIA_ERR_UNSUPPORTED, "synth writes f32, f16 or bf16 weights, not %s",
-                            cria_dtype_name(p->type));
+    const cria_quant_mix *mix = p->mix ? p->mix : cria_quant_mix_find("f32");
     if (sh->n_embd <= 0 || sh->n_ff <= 0 || sh->n_layer <= 0 || sh->n_head <= 0 || sh->n_head_kv <= 0 ||
-        sh->n_ctx <= 0 || sh->n_embd % sh->n_head || sh->n_head % sh->n_head_kv)
-        return cria_err_set(err, CRIA_ERR_ARG, "inconsistent model dimensions");
-    synth_state s = {.w = cria_gguf_writer_init(0), .ok = true};
-    if (!s.w)
+        sh->n_ctx <= 0 || sh->n_embd % sh->n_head || sh->n_head % sh->n_head_kv || (sh->n_embd / sh->n_head) % 2)
+        return cria_err_set(err, CRIA_ERR_ARG,
+                            "inconsistent model dimensions (n_embd must split into an even head size, n_head into "
+                            "groups of n_head_kv)");
+    cria_gguf_writer *w = cria_gguf_writer_init(0);
+    if (!w)
         return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory");
+    const bool tied = p->tied_output || sh->tied;
+    const int64_t d = sh->n_embd, hd = d / sh->n_head, kv = hd * sh->n_head_kv, ff = sh->n_ff;
+    bool ok = cria_gguf_writer_set_str(w, "general.architecture", "llama") &&
+              cria_gguf_writer_set_str(w, "general.name", sh->name ? sh->name : "synthetic") &&
+              cria_gguf_writer_set_u32(w, "general.file_type", (uint32_t)mix->ftype) &&
+              cria_gguf_writer_set_u32(w, "general.quantization_version", 2) &&
+              cria_gguf_writer_set_u32(w, "llama.context_length", (uint32_t)sh->n_ctx) &&
+              cria_gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)d) &&
+              cria_gguf_writer_set_u32(w, "llama.block_count", (uint32_t)sh->n_layer) &&
+              cria_gguf_writer_set_u32(w, "llama.feed_forward_length", (uint32_t)ff) &&
+              cria_gguf_writer_set_u32(w, "llama.rope.dimension_count", (uint32_t)hd) &&
+              cria_gguf_writer_set_u32(w, "llama.attention.head_count", (uint32_t)sh->n_head) &&
+              cria_gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)sh->n_head_kv) &&
+              cria_gguf_writer_set_f32(w, "llama.rope.freq_base", sh->rope_base > 0 ? sh->rope_base : 10000.0f) &&
+              cria_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon",
+                                       sh->rms_eps > 0 ? sh->rms_eps : 1e-5f);
     int32_t n_vocab = 0;
-    cria_status st = write_vocab(s.w, p->vocab_path, &n_vocab, err);
+    cria_status st = ok ? write_vocab(w, p->vocab_path, &n_vocab, err)
+                        : cria_err_set(err, CRIA_ERR_NOMEM, "out of memory");
     if (st != CRIA_OK) {
-        cria_gguf_writer_free(s.w);
+        cria_gguf_writer_free(w);
         return st;
     }
-    const int64_t d = sh->n_embd, hd = d / sh->n_head, kv = hd * sh->n_head_kv, ff = sh->n_ff;
-    cria_gguf_writer *w = s.w;
-    s.ok = cria_gguf_writer_set_str(w, "general.architecture", "llama") &&
-           cria_gguf_writer_set_str(w, "general.name", sh->name ? sh->name : "synthetic") &&
-           cria_gguf_writer_set_u32(w, "llama.context_length", (uint32_t)sh->n_ctx) &&
-           cria_gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)d) &&
-           cria_gguf_writer_set_u32(w, "llama.block_count", (uint32_t)sh->n_layer) &&
-           cria_gguf_writer_set_u32(w, "llama.feed_forward_length", (uint32_t)ff) &&
-           cria_gguf_writer_set_u32(w, "llama.rope.dimension_count", (uint32_t)hd) &&
-           cria_gguf_writer_set_u32(w, "llama.attention.head_count", (uint32_t)sh->n_head) &&
-           cria_gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)sh->n_head_kv) &&
-           cria_gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f) &&
-           cria_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    uint64_t rng = p->seed;
-    const cria_dtype t = p->type;
-    add(&s, "token_embd.weight", t, d, n_vocab, random_matrix(t, n_vocab, d, 1.0f, &rng));
-    add(&s, "output_norm.weight", CRIA_DTYPE_F32, d, 1, ones(d));
-    if (!p->tied_output)
-        add(&s, "output.weight", t, d, n_vocab, random_matrix(t, n_vocab, d, 0.02f, &rng));
-    char name[64];
-    for (int32_t l = 0; l < sh->n_layer && s.ok; l++) {
-        const struct {
-            const char *suffix;
-            int64_t cols, rows;
-        } mats[] = {{"attn_q", d, d},  {"attn_k", d, kv},  {"attn_v", d, kv},    {"attn_output", d, d},
-                    {"ffn_gate", d, ff}, {"ffn_up", d, ff}, {"ffn_down", ff, d}};
-        snprintf(name, sizeof name, "blk.%d.attn_norm.weight", (int)l);
-        add(&s, name, CRIA_DTYPE_F32, d, 1, ones(d));
-        snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", (int)l);
-        add(&s, name, CRIA_DTYPE_F32, d, 1, ones(d));
-        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
-            snprintf(name, sizeof name, "blk.%d.%s.weight", (int)l, mats[i].suffix);
-            add(&s, name, t, mats[i].cols, mats[i].rows, random_matrix(t, mats[i].rows, mats[i].cols, 0.02f, &rng));
-        }
+    ok = cria_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)n_vocab);
+
+    const size_t n_max = 3 + 9 * (size_t)sh->n_layer;
+    cria_qtensor *ts = calloc(n_max, sizeof *ts);
+    gen_tensor *gens = calloc(n_max, sizeof *gens);
+    if (!ok || !ts || !gens) {
+        free(ts);
+        free(gens);
+        cria_gguf_writer_free(w);
+        return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory");
     }
-    st = s.ok ? cria_gguf_writer_write(w, path, err) : cria_err_set(err, CRIA_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < s.n_bufs; i++)
-        free(s.bufs[i]);
-    free(s.bufs);
+    const cria_quant_model qm = {.n_layer = sh->n_layer,
+                                 .n_attn_v = sh->n_layer,
+                                 .n_gqa = sh->n_head / sh->n_head_kv,
+                                 .has_output = !tied,
+                                 .pure = p->pure};
+    builder b = {ts, gens, 0, p->seed, mix, &qm};
+    add(&b, d, n_vocab, 1.0f, "token_embd.weight");
+    add(&b, d, 1, 0.0f, "output_norm.weight");
+    if (!tied)
+        add(&b, d, n_vocab, 0.02f, "output.weight");
+    for (int32_t l = 0; l < sh->n_layer; l++) {
+        add(&b, d, 1, 0.0f, "blk.%d.attn_norm.weight", (int)l);
+        add(&b, d, 1, 0.0f, "blk.%d.ffn_norm.weight", (int)l);
+        add(&b, d, d, 0.02f, "blk.%d.attn_q.weight", (int)l);
+        add(&b, d, kv, 0.02f, "blk.%d.attn_k.weight", (int)l);
+        add(&b, d, kv, 0.02f, "blk.%d.attn_v.weight", (int)l);
+        add(&b, d, d, 0.02f, "blk.%d.attn_output.weight", (int)l);
+        add(&b, d, ff, 0.02f, "blk.%d.ffn_gate.weight", (int)l);
+        add(&b, d, ff, 0.02f, "blk.%d.ffn_up.weight", (int)l);
+        add(&b, ff, d, 0.02f, "blk.%d.ffn_down.weight", (int)l);
+    }
+    st = cria_quant_write(w, ts, b.n, path, p->n_threads, p->progress, p->progress_ctx, err);
+    free(ts);
+    free(gens);
     cria_gguf_writer_free(w);
     return st;
 }
