@@ -4,8 +4,10 @@
  * prompt decoded alone, as cria run does it (token ids); the queue bound;
  * cancel of a running and a queued request; prompts too long for a slot;
  * results by request id when lengths differ; streaming pieces add up to the
- * text; submissions from another thread while the scheduler serves.
+ * text; submissions from another thread while the scheduler serves;
+ * log-probabilities against a log-softmax recomputed here.
  */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,17 +55,29 @@ typedef struct outcome {
     int stop_after;        /* on_token returns false after this many tokens; 0: never */
     int n_stream;
     char err[512];
+    bool lp_null;                           /* result.logprobs was NULL */
+    cria_sched_logprobs lp[MAX_GEN + 8];    /* result.logprobs */
+    cria_sched_logprobs slp[MAX_GEN + 8];   /* the entries on_token passed, concatenated */
+    int32_t n_slp;
+    size_t slp_text[MAX_GEN + 8];           /* stream_len once each entry was passed */
 } outcome;
 
 static int g_rank; /* done order counter of the current test */
 
-static bool on_token(void *user, int64_t id, cria_token t, const char *text, int32_t len)
+static bool on_token(void *user, int64_t id, cria_token t, const char *text, int32_t len,
+                     const cria_sched_logprobs *lp, int32_t n_lp)
 {
     outcome *o = user;
     assert_int_equal(id, o->id);
     if (o->stream_len + (size_t)len < sizeof o->stream) {
         memcpy(o->stream + o->stream_len, text, (size_t)len);
         o->stream_len += (size_t)len;
+    }
+    assert_true(n_lp >= 0 && (n_lp == 0) == (lp == NULL));
+    assert_true(o->n_slp + n_lp <= MAX_GEN + 8);
+    for (int32_t i = 0; i < n_lp; i++) {
+        o->slp_text[o->n_slp] = o->stream_len;
+        o->slp[o->n_slp++] = lp[i];
     }
     if (t >= 0)
         o->n_stream++;
@@ -83,6 +97,9 @@ static void on_done(void *user, const cria_sched_result *r)
     assert_non_null(r->tokens);
     if (r->n_gen > 0)
         memcpy(o->toks, r->tokens, (size_t)r->n_gen * sizeof *r->tokens);
+    o->lp_null = r->logprobs == NULL;
+    if (r->logprobs && r->n_gen > 0)
+        memcpy(o->lp, r->logprobs, (size_t)r->n_gen * sizeof *r->logprobs);
     assert_int_equal(strlen(r->text), r->text_len);
     snprintf(o->text, sizeof o->text, "%s", r->text);
     if (r->finish == CRIA_FINISH_ERROR)
@@ -512,6 +529,180 @@ static void test_stop_strings(void **state)
     teardown(&f);
 }
 
+/* log softmax(logits)[t], in double. */
+static double ref_logprob(const float *logits, int32_t n, cria_token t)
+{
+    double mx = -INFINITY, sum = 0.0;
+    for (int32_t i = 0; i < n; i++)
+        mx = (double)logits[i] > mx ? (double)logits[i] : mx;
+    for (int32_t i = 0; i < n; i++)
+        sum += exp((double)logits[i] - mx);
+    return (double)logits[t] - mx - log(sum);
+}
+
+/*
+ * Batched and single-token forward passes round differently (different
+ * matmul paths), and the logits drift apart by ~1e-4 relative over a few
+ * dozen positions: a relative tolerance far below any real mistake (a missing
+ * normaliser or a wrong token is off by whole units).
+ */
+static bool near(float got, double want)
+{
+    return fabs((double)got - want) <= 1e-3 * (1.0 + fabs(want));
+}
+
+/*
+ * Checks o's entries against the model read alone (the prompt, then its
+ * generated tokens one at a time in a fresh context): each chosen token's
+ * log-probability and the top n_top, which no other token beats.
+ */
+static void check_logprobs_alone(cria_model *m, const char *text, const outcome *o, int32_t n_top)
+{
+    cria_context *ctx = new_context(m, SLOT_CTX, 1, 64);
+    cria_model_info mi;
+    cria_model_get_info(m, &mi);
+    cria_token toks[SLOT_CTX];
+    const int32_t n = tokenize(m, text, toks, SLOT_CTX);
+    cria_batch b = cria_batch_init(64);
+    for (int32_t i = 0; i < n + o->n_gen - 1; i++) {
+        const bool prompt = i < n;
+        b.n_tokens = prompt ? b.n_tokens : 0;
+        const int32_t j = b.n_tokens++;
+        b.token[j] = prompt ? toks[i] : o->toks[i - n];
+        b.pos[j] = i;
+        b.seq_id[j] = 0;
+        b.logits[j] = i >= n - 1;
+        if (i < n - 1)
+            continue;
+        cria_error err;
+        assert_int_equal(cria_decode(ctx, &b, &err), CRIA_OK);
+        const float *logits = cria_get_logits_ith(ctx, j);
+        const cria_sched_logprobs *e = &o->lp[i - n + 1];
+        const double want = ref_logprob(logits, mi.n_vocab, e->token);
+        if (!near(e->logprob, want))
+            fail_msg("token %d (%d): logprob %.6f, recomputed %.6f", i - n + 1, e->token, (double)e->logprob, want);
+        assert_int_equal(e->n_top, n_top);
+        for (int32_t k = 0; k < n_top; k++) {
+            const double w = ref_logprob(logits, mi.n_vocab, e->top[k].token);
+            if (!near(e->top[k].logprob, w))
+                fail_msg("token %d: top %d (%d): logprob %.6f, recomputed %.6f", i - n + 1, k, e->top[k].token,
+                         (double)e->top[k].logprob, w);
+        }
+        for (cria_token t = 0; n_top > 0 && t < mi.n_vocab; t++) {
+            bool in_top = false;
+            for (int32_t k = 0; k < n_top; k++)
+                in_top = in_top || e->top[k].token == t;
+            const double w = ref_logprob(logits, mi.n_vocab, t);
+            if (!in_top && w > (double)e->top[n_top - 1].logprob && !near(e->top[n_top - 1].logprob, w))
+                fail_msg("token %d: id %d beats the last of the top %d", i - n + 1, t, n_top);
+        }
+    }
+    cria_batch_free(&b);
+    cria_context_free(ctx);
+}
+
+/* What holds for every request that asked for logprobs, whatever the model says. */
+static void check_logprobs_shape(const outcome *o, int32_t n_top)
+{
+    assert_false(o->lp_null);
+    assert_int_equal(o->n_slp, o->n_gen); /* streamed entries add up to the result's */
+    const size_t text_len = strlen(o->text);
+    for (int32_t k = 0; k < o->n_gen; k++) {
+        const cria_sched_logprobs *e = &o->lp[k];
+        assert_int_equal(e->token, o->toks[k]);
+        assert_int_equal(o->slp[k].token, e->token);
+        assert_true(o->slp[k].logprob == e->logprob);
+        assert_int_equal(o->slp[k].text_offset, e->text_offset);
+        assert_true(e->logprob <= 0.0f);
+        assert_int_equal(e->n_top, n_top);
+        double mass = 0.0;
+        for (int32_t j = 0; j < n_top; j++) {
+            assert_true(e->top[j].logprob <= 0.0f);
+            assert_true(j == 0 || e->top[j].logprob <= e->top[j - 1].logprob);
+            mass += exp(e->top[j].logprob);
+        }
+        assert_true(mass <= 1.0 + 1e-5);
+        if (n_top > 0) { /* greedy: the chosen token is the most likely one */
+            assert_int_equal(e->top[0].token, e->token);
+            assert_true(e->top[0].logprob == e->logprob);
+        }
+        /* offsets: in order, within the text, and an entry never streamed before its token's text */
+        assert_true(k == 0 ? e->text_offset == 0 : e->text_offset >= o->lp[k - 1].text_offset);
+        assert_true((size_t)e->text_offset <= text_len);
+        const size_t end = k + 1 < o->n_gen ? (size_t)o->lp[k + 1].text_offset : text_len;
+        assert_true(o->slp_text[k] >= end);
+    }
+}
+
+/*
+ * Logprobs: only for requests that ask; the chosen token's value and the top
+ * N equal a log-softmax recomputed here from the model alone; streamed entries
+ * add up to the result's, also when a stop string cuts the text; bad n_probs.
+ */
+static void test_logprobs(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, 3, 16, 8);
+    static outcome o[4];
+    memset(o, 0, sizeof o);
+    static const char *const stop[1] = {"Lily"};
+    const struct { const char *prompt; bool lp; int32_t n_probs; int32_t n_stop; } rq_of[4] = {
+        {prompts[1], true, 5, 0},
+        {prompts[3], false, 0, 0},
+        {prompts[0], true, 0, 1},
+        {prompts[0], true, CRIA_SCHED_MAX_PROBS, 0},
+    };
+    cria_token toks[256];
+    cria_error err;
+    for (int i = 0; i < 4; i++) {
+        cria_sched_request rq = {
+            .n_prompt = tokenize(f.model, rq_of[i].prompt, toks, 256),
+            .prompt = toks,
+            .n_predict = 40,
+            .sampling = greedy(),
+            .stop = stop,
+            .n_stop = rq_of[i].n_stop,
+            .logprobs = rq_of[i].lp,
+            .n_probs = rq_of[i].n_probs,
+            .on_token = on_token,
+            .on_done = on_done,
+            .user = &o[i],
+        };
+        assert_int_equal(cria_sched_submit(f.s, &rq, &o[i].id, &err), CRIA_OK);
+    }
+    run_idle(&f);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(o[i].done, 1);
+        assert_true(o[i].n_gen > 0);
+    }
+    assert_true(o[1].lp_null); /* not asked: nothing computed, nothing passed */
+    assert_int_equal(o[1].n_slp, 0);
+    for (int i = 0; i < 4; i++) {
+        if (rq_of[i].lp)
+            check_logprobs_shape(&o[i], rq_of[i].n_probs);
+    }
+    check_logprobs_alone(f.model, prompts[1], &o[0], 5);
+    check_logprobs_alone(f.model, prompts[0], &o[3], CRIA_SCHED_MAX_PROBS);
+    /* the stop string cut the text; every generated token still has its entry, at most at the cut */
+    assert_int_equal(o[2].finish, CRIA_FINISH_STOP);
+    assert_true(o[2].n_gen < o[3].n_gen);
+    for (int32_t k = 0; k < o[2].n_gen; k++) {
+        const int32_t cut = (int32_t)strlen(o[2].text), off = o[3].lp[k].text_offset;
+        assert_int_equal(o[2].lp[k].text_offset, off < cut ? off : cut);
+        assert_true(fabs((double)o[2].lp[k].logprob - (double)o[3].lp[k].logprob) < 1e-4);
+    }
+    /* n_probs out of range is refused */
+    for (int k = 0; k < 2; k++) {
+        cria_sched_request rq = {.prompt = toks, .n_prompt = 1, .n_predict = 1, .sampling = greedy(),
+                                 .logprobs = true, .n_probs = k ? CRIA_SCHED_MAX_PROBS + 1 : -1};
+        int64_t id;
+        assert_int_equal(cria_sched_submit(f.s, &rq, &id, &err), CRIA_ERR_ARG);
+        assert_non_null(strstr(err.msg, "n_probs"));
+    }
+    teardown(&f);
+}
+
 typedef struct server_arg {
     cria_sched *s;
     cria_status st;
@@ -702,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_mixed_lengths),
         cmocka_unit_test(test_threaded_submit),
         cmocka_unit_test(test_stop_strings),
+        cmocka_unit_test(test_logprobs),
         cmocka_unit_test(test_batch_cli),
         cmocka_unit_test(test_batch_bad_input),
     };

@@ -267,6 +267,39 @@ static bool parse_sampling(const cJSON *root, uint64_t seed, cria_api_request *r
     return true;
 }
 
+/*
+ * Completions: logprobs N (OpenAI's legacy integer); chat: logprobs true with
+ * top_logprobs N; both: llama.cpp's n_probs N, which turns them on when N > 0
+ * and the OpenAI fields do not say otherwise.
+ */
+static bool parse_logprobs(const cJSON *root, bool chat, cria_api_request *r, cria_api_error *err)
+{
+    const double hi = CRIA_SCHED_MAX_PROBS;
+    int64_t n_probs = 0, n = -1;
+    bool on = false;
+    if (!get_int(root, "n_probs", 0, hi, &n_probs, err))
+        return false;
+    if (chat) {
+        if (!get_bool(root, "logprobs", &on, err) || !get_int(root, "top_logprobs", 0, hi, &n, err))
+            return false;
+        if (n >= 0 && !on)
+            return BAD(err, "'top_logprobs' needs 'logprobs': true");
+        if (!field(root, "logprobs") && n_probs > 0)
+            on = true;
+    } else {
+        const cJSON *v = field(root, "logprobs");
+        if (v && !cJSON_IsNumber(v))
+            return BAD(err, "'logprobs' must be an integer between 0 and %d (the alternatives per token)",
+                       CRIA_SCHED_MAX_PROBS);
+        if (!get_int(root, "logprobs", 0, hi, &n, err))
+            return false;
+        on = n >= 0 || n_probs > 0;
+    }
+    r->logprobs = on;
+    r->n_probs = on ? (int32_t)(n >= 0 ? n : n_probs) : 0;
+    return true;
+}
+
 bool cria_api_parse_request(const char *body, size_t len, bool chat, cria_chat_template tmpl, uint64_t seed,
                             cria_api_request *out, cria_api_error *err)
 {
@@ -288,7 +321,7 @@ bool cria_api_parse_request(const char *body, size_t len, bool chat, cria_chat_t
          get_int(root, "max_completion_tokens", 1, INT32_MAX, &max_tokens, err) &&
          get_int(root, "n", 1, 1, &n, err) && get_bool(root, "stream", &out->stream, err) &&
          get_bool(root, "ignore_eos", &out->ignore_eos, err) && parse_sampling(root, seed, out, err) &&
-         parse_stop(root, out, err);
+         parse_stop(root, out, err) && parse_logprobs(root, chat, out, err);
     out->max_tokens = (int32_t)max_tokens;
     cJSON_Delete(root);
     return ok;
@@ -347,6 +380,95 @@ static cJSON *envelope(const cria_api_result *r, const char *object, cJSON **cho
     return root;
 }
 
+/* The text of token t (JSON-safe, malloc'd) and its raw bytes in raw[0, *n_raw). */
+static char *token_text(const cria_api_result *r, cria_token t, char *raw, int32_t cap, int32_t *n_raw)
+{
+    int32_t n = r->piece ? r->piece(r->piece_user, t, raw, cap) : -1;
+    *n_raw = n > 0 && n <= cap ? n : 0;
+    return cria_api_utf8_clean(raw, (size_t)*n_raw);
+}
+
+/* Completions' shape: {tokens, token_logprobs, top_logprobs: [{token: logprob}], text_offset}. */
+static bool add_completion_logprobs(cJSON *choice, const cria_api_result *r)
+{
+    cJSON *o = cJSON_AddObjectToObject(choice, "logprobs");
+    cJSON *toks = o ? cJSON_AddArrayToObject(o, "tokens") : NULL;
+    cJSON *lps = o ? cJSON_AddArrayToObject(o, "token_logprobs") : NULL;
+    cJSON *tops = o ? cJSON_AddArrayToObject(o, "top_logprobs") : NULL;
+    cJSON *offs = o ? cJSON_AddArrayToObject(o, "text_offset") : NULL;
+    bool ok = toks && lps && tops && offs;
+    char raw[256];
+    int32_t n_raw;
+    for (int32_t i = 0; ok && i < r->n_lp; i++) {
+        const cria_sched_logprobs *e = &r->lp[i];
+        char *tok = token_text(r, e->token, raw, (int32_t)sizeof raw, &n_raw);
+        cJSON *top = cJSON_CreateObject();
+        ok = tok && top && cJSON_AddItemToArray(toks, cJSON_CreateString(tok)) &&
+             cJSON_AddItemToArray(lps, cJSON_CreateNumber(e->logprob)) &&
+             cJSON_AddItemToArray(offs, cJSON_CreateNumber(e->text_offset));
+        free(tok);
+        for (int32_t k = 0; ok && k < e->n_top; k++) {
+            char *alt = token_text(r, e->top[k].token, raw, (int32_t)sizeof raw, &n_raw);
+            ok = alt && cJSON_AddNumberToObject(top, alt, e->top[k].logprob);
+            free(alt);
+        }
+        if (!top || !cJSON_AddItemToArray(tops, top)) {
+            cJSON_Delete(top);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* One chat entry: {token, logprob, bytes}, into obj. */
+static bool add_chat_token(cJSON *obj, const cria_api_result *r, cria_token t, float logprob)
+{
+    char raw[256];
+    int32_t n_raw;
+    char *tok = token_text(r, t, raw, (int32_t)sizeof raw, &n_raw);
+    cJSON *bytes = tok ? cJSON_AddArrayToObject(obj, "bytes") : NULL;
+    bool ok = bytes && cJSON_AddStringToObject(obj, "token", tok) && cJSON_AddNumberToObject(obj, "logprob", logprob);
+    for (int32_t i = 0; ok && i < n_raw; i++)
+        ok = cJSON_AddItemToArray(bytes, cJSON_CreateNumber((unsigned char)raw[i]));
+    free(tok);
+    return ok;
+}
+
+/* Chat's shape: {content: [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}. */
+static bool add_chat_logprobs(cJSON *choice, const cria_api_result *r)
+{
+    cJSON *o = cJSON_AddObjectToObject(choice, "logprobs");
+    cJSON *content = o ? cJSON_AddArrayToObject(o, "content") : NULL;
+    bool ok = content != NULL;
+    for (int32_t i = 0; ok && i < r->n_lp; i++) {
+        const cria_sched_logprobs *e = &r->lp[i];
+        cJSON *item = cJSON_CreateObject();
+        if (!item || !cJSON_AddItemToArray(content, item)) {
+            cJSON_Delete(item);
+            return false;
+        }
+        cJSON *tops = NULL;
+        ok = add_chat_token(item, r, e->token, e->logprob) && (tops = cJSON_AddArrayToObject(item, "top_logprobs"));
+        for (int32_t k = 0; ok && k < e->n_top; k++) {
+            cJSON *alt = cJSON_CreateObject();
+            if (!alt || !cJSON_AddItemToArray(tops, alt)) {
+                cJSON_Delete(alt);
+                return false;
+            }
+            ok = add_chat_token(alt, r, e->top[k].token, e->top[k].logprob);
+        }
+    }
+    return ok;
+}
+
+/* choices[0].logprobs: null unless asked for. */
+static bool add_logprobs(cJSON *choice, const cria_api_result *r)
+{
+    if (!r->want_lp)
+        return cJSON_AddNullToObject(choice, "logprobs") != NULL;
+    return r->chat ? add_chat_logprobs(choice, r) : add_completion_logprobs(choice, r);
+}
+
 static bool add_finish(cJSON *choice, const char *finish)
 {
     return finish ? cJSON_AddStringToObject(choice, "finish_reason", finish) != NULL
@@ -364,9 +486,9 @@ char *cria_api_response_json(const cria_api_result *r)
         cJSON *m = cJSON_AddObjectToObject(choice, "message");
         ok = m && cJSON_AddStringToObject(m, "role", "assistant") && cJSON_AddStringToObject(m, "content", text);
     } else if (ok) {
-        ok = cJSON_AddStringToObject(choice, "text", text) && cJSON_AddNullToObject(choice, "logprobs");
+        ok = cJSON_AddStringToObject(choice, "text", text) != NULL;
     }
-    if (ok && add_finish(choice, r->finish) && add_usage(root, r))
+    if (ok && add_logprobs(choice, r) && add_finish(choice, r->finish) && add_usage(root, r))
         s = cJSON_PrintUnformatted(root);
     free(text);
     cJSON_Delete(root);
@@ -385,9 +507,9 @@ char *cria_api_chunk_sse(const cria_api_result *r, bool first, size_t *n)
         ok = d && (!first || cJSON_AddStringToObject(d, "role", "assistant")) &&
              (!r->len || cJSON_AddStringToObject(d, "content", text));
     } else if (ok) {
-        ok = cJSON_AddStringToObject(choice, "text", text) && cJSON_AddNullToObject(choice, "logprobs");
+        ok = cJSON_AddStringToObject(choice, "text", text) != NULL;
     }
-    ok = ok && add_finish(choice, r->finish) && (!r->finish || add_usage(root, r));
+    ok = ok && add_logprobs(choice, r) && add_finish(choice, r->finish) && (!r->finish || add_usage(root, r));
     if (ok)
         json = cJSON_PrintUnformatted(root);
     if (json) {

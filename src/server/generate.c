@@ -44,6 +44,8 @@ typedef struct gen_req {
     /* filled by the callbacks */
     char *text;
     size_t len, cap;
+    cria_sched_logprobs *lp; /* the entries released with the text, when the request asked for logprobs */
+    int32_t n_lp, lp_cap;
     bool done, oom;
     bool gone;              /* the client went away or timed out: on_token cancels */
     cria_finish_reason finish;
@@ -52,6 +54,7 @@ typedef struct gen_req {
     char error[512];
     /* streaming state, used by the connection thread only */
     size_t sent;
+    int32_t lp_sent;
     bool first, ended;
     char *out;
     size_t out_len, out_pos;
@@ -68,6 +71,7 @@ static void gen_release(gen_req *g)
     pthread_cond_destroy(&g->cv);
     cria_api_request_free(&g->api);
     free(g->text);
+    free(g->lp);
     free(g->out);
     free(g);
 }
@@ -81,14 +85,44 @@ static void gen_cancel(cria_server *srv, int64_t id)
     pthread_mutex_unlock(&srv->mu);
 }
 
-/* Appends the released text (the scheduler holds back any tail that could start a stop string). */
-static bool on_token(void *user, int64_t id, cria_token t, const char *text, int32_t len)
+/* Appends n log-probability entries; false on no memory. Under g->mu. */
+static bool add_logprobs(gen_req *g, const cria_sched_logprobs *lp, int32_t n)
+{
+    if (n <= 0)
+        return true;
+    if (g->n_lp + n > g->lp_cap) {
+        int32_t cap = g->lp_cap ? g->lp_cap : 32;
+        while (cap < g->n_lp + n)
+            cap *= 2;
+        cria_sched_logprobs *p = realloc(g->lp, (size_t)cap * sizeof *p);
+        if (!p)
+            return false;
+        g->lp = p;
+        g->lp_cap = cap;
+    }
+    memcpy(g->lp + g->n_lp, lp, (size_t)n * sizeof *lp);
+    g->n_lp += n;
+    return true;
+}
+
+/*
+ * Appends the released text (the scheduler holds back any tail that could
+ * start a stop string) and the logprobs of the tokens whose text it completes.
+ */
+static bool on_token(void *user, int64_t id, cria_token t, const char *text, int32_t len,
+                     const cria_sched_logprobs *lp, int32_t n_lp)
 {
     (void)id;
     (void)t;
     gen_req *g = user;
     pthread_mutex_lock(&g->mu);
     bool go_on = !g->gone;
+    if (go_on && !add_logprobs(g, lp, n_lp)) {
+        g->oom = true;
+        go_on = false;
+    }
+    if (go_on && n_lp > 0)
+        pthread_cond_broadcast(&g->cv);
     if (go_on && len > 0) {
         if (g->len + (size_t)len + 1 > g->cap) {
             size_t cap = g->cap ? g->cap * 2 : 256;
@@ -147,7 +181,7 @@ static gen_wait gen_await(gen_req *g, bool stream)
     pthread_mutex_lock(&g->mu);
     int64_t next_check = cria_time_us() + WAIT_SLICE_MS * 1000;
     for (;;) {
-        if (g->done || (stream && g->len > g->sent)) {
+        if (g->done || (stream && (g->len > g->sent || g->n_lp > g->lp_sent))) {
             pthread_mutex_unlock(&g->mu);
             return WAIT_READY;
         }
@@ -191,7 +225,14 @@ static bool gen_failed(const gen_req *g, cria_api_error *e)
     return false;
 }
 
-static cria_api_result gen_result(const gen_req *g, const char *text, size_t len, const char *finish)
+static int32_t token_piece(const void *user, cria_token t, char *buf, int32_t cap)
+{
+    return cria_token_to_piece(user, t, buf, cap);
+}
+
+/* A result over text[0, len) and the logprob entries lp[0, n_lp) (all of g's when lp is NULL). */
+static cria_api_result gen_result(const gen_req *g, const char *text, size_t len, const char *finish,
+                                  const cria_sched_logprobs *lp, int32_t n_lp)
 {
     return (cria_api_result){
         .chat = g->api.chat,
@@ -205,6 +246,11 @@ static cria_api_result gen_result(const gen_req *g, const char *text, size_t len
         .n_gen = g->n_gen,
         .prompt_ms = g->prompt_ms,
         .gen_ms = g->gen_ms,
+        .want_lp = g->api.logprobs,
+        .lp = lp ? lp : g->lp,
+        .n_lp = lp ? n_lp : g->n_lp,
+        .piece = token_piece,
+        .piece_user = g->srv->model,
     };
 }
 
@@ -239,6 +285,7 @@ static void stream_next(gen_req *g)
     g->out_len = g->out_pos = 0;
     pthread_mutex_lock(&g->mu);
     const size_t safe = g->len;
+    const int32_t n_lp = g->n_lp;
     bool ok = true;
     cria_api_error e;
     if (g->done && gen_failed(g, &e)) {
@@ -251,16 +298,20 @@ static void stream_next(gen_req *g)
         ok = out_add(g, ev, ev ? n + 8 : 0);
         g->ended = true;
     } else {
-        if (safe > g->sent || (g->first && !g->done)) {
-            cria_api_result r = gen_result(g, g->text + g->sent, safe - g->sent, NULL);
+        if (safe > g->sent || n_lp > g->lp_sent || (g->first && !g->done)) {
+            static const cria_sched_logprobs none[1];
+            cria_api_result r = gen_result(g, g->text + g->sent, safe - g->sent, NULL,
+                                           g->lp ? g->lp + g->lp_sent : none, n_lp - g->lp_sent);
             size_t n = 0;
             char *ev = cria_api_chunk_sse(&r, g->first, &n);
             ok = out_add(g, ev, n);
             g->sent = safe;
+            g->lp_sent = n_lp;
             g->first = false;
         }
         if (ok && g->done) {
-            cria_api_result r = gen_result(g, "", 0, finish_name(g));
+            static const cria_sched_logprobs none[1];
+            cria_api_result r = gen_result(g, "", 0, finish_name(g), none, 0);
             size_t n = 0;
             char *ev = cria_api_chunk_sse(&r, g->first, &n);
             ok = out_add(g, ev, n);
@@ -347,6 +398,8 @@ static bool gen_submit(cria_server *srv, gen_req *g, const cria_token *toks, int
         .on_token = on_token,
         .on_done = on_done,
         .user = g,
+        .logprobs = g->api.logprobs,
+        .n_probs = g->api.n_probs,
     };
     if (g->api.ignore_eos) {
         rq.sampling.logit_bias = srv->eog_bias;
@@ -406,7 +459,7 @@ static enum MHD_Result answer(cria_server *srv, struct MHD_Connection *c, cria_h
     char *body = NULL;
     const bool failed = gen_failed(g, &e);
     if (!failed) {
-        const cria_api_result r = gen_result(g, g->text ? g->text : "", g->len, finish_name(g));
+        const cria_api_result r = gen_result(g, g->text ? g->text : "", g->len, finish_name(g), NULL, 0);
         body = cria_api_response_json(&r);
     }
     pthread_mutex_unlock(&g->mu);

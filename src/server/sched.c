@@ -1,6 +1,7 @@
 /* The request scheduler: a bounded FIFO queue, slots, and one batched forward pass per step (see sched.h). */
 #include "server/sched.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,10 @@ typedef struct sched_req {
     cria_detok detok;
     char *stop[CRIA_SCHED_MAX_STOP];
     int32_t n_stop;
+    bool want_lp;            /* logprobs asked: lp holds one entry per generated token (n_gen, lp_cap) */
+    int32_t n_probs;
+    cria_sched_logprobs *lp;
+    int32_t lp_cap, lp_sent; /* lp_sent: entries passed to on_token */
 } sched_req;
 
 typedef struct sched_slot {
@@ -138,6 +143,7 @@ static void req_free(sched_req *r)
         free(r->stop[i]);
     free(r->prompt);
     free(r->gen);
+    free(r->lp);
     free(r->text);
     free(r);
 }
@@ -158,6 +164,9 @@ cria_status cria_sched_submit(cria_sched *s, const cria_sched_request *in, int64
     }
     if (in->n_stop < 0 || in->n_stop > CRIA_SCHED_MAX_STOP || (in->n_stop > 0 && !in->stop))
         return cria_err_set(err, CRIA_ERR_ARG, "%d stop strings: at most %d", in->n_stop, CRIA_SCHED_MAX_STOP);
+    if (in->n_probs < 0 || in->n_probs > CRIA_SCHED_MAX_PROBS)
+        return cria_err_set(err, CRIA_ERR_ARG, "n_probs %d: must be between 0 and %d", in->n_probs,
+                            CRIA_SCHED_MAX_PROBS);
     sched_req *r = calloc(1, sizeof *r);
     if (!r)
         return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for a request");
@@ -173,7 +182,13 @@ cria_status cria_sched_submit(cria_sched *s, const cria_sched_request *in, int64
     r->prompt = malloc((size_t)in->n_prompt * sizeof *r->prompt);
     r->text_cap = 256;
     r->text = malloc(r->text_cap);
-    if (!r->prompt || !r->text) {
+    if (in->logprobs) {
+        r->want_lp = true;
+        r->n_probs = in->n_probs;
+        r->lp_cap = 64;
+        r->lp = malloc((size_t)r->lp_cap * sizeof *r->lp);
+    }
+    if (!r->prompt || !r->text || (r->want_lp && !r->lp)) {
         req_free(r);
         return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for a prompt of %d tokens", in->n_prompt);
     }
@@ -273,7 +288,8 @@ static bool append_text(sched_req *r, const char *t, int32_t n)
     return true;
 }
 
-static bool append_token(sched_req *r, cria_token t)
+/* Appends token t and, when the request asked for them, its log-probabilities lp; false on no memory. */
+static bool append_token(sched_req *r, cria_token t, const cria_sched_logprobs *lp)
 {
     if (r->n_gen == r->gen_cap) {
         int32_t cap = r->gen_cap ? r->gen_cap * 2 : 64;
@@ -283,8 +299,44 @@ static bool append_token(sched_req *r, cria_token t)
         r->gen = grown;
         r->gen_cap = cap;
     }
+    if (r->want_lp && r->n_gen == r->lp_cap) {
+        cria_sched_logprobs *grown = realloc(r->lp, (size_t)r->lp_cap * 2 * sizeof *grown);
+        if (!grown)
+            return false;
+        r->lp = grown;
+        r->lp_cap *= 2;
+    }
+    if (r->want_lp)
+        r->lp[r->n_gen] = *lp;
     r->gen[r->n_gen++] = t;
     return true;
+}
+
+/*
+ * The log-softmax normaliser of logits[0, n) (log of the sum of exps), and
+ * the k largest logits, largest first, ties by lower id, in top[0, k) (as raw
+ * logits). A partial selection: one pass keeping a sorted list of k, which
+ * almost every logit fails to enter after the first few hundred.
+ */
+static double log_sum_exp_top(const float *logits, int32_t n, int32_t k, cria_sched_tokprob *top)
+{
+    float mx = -INFINITY;
+    for (int32_t i = 0; i < n; i++)
+        mx = logits[i] > mx ? logits[i] : mx;
+    double sum = 0.0;
+    for (int32_t i = 0; i < n; i++)
+        sum += exp((double)logits[i] - (double)mx);
+    int32_t m = 0;
+    for (int32_t i = 0; i < n && k > 0; i++) {
+        const float x = logits[i];
+        if (m == k && !(x > top[k - 1].logprob))
+            continue;
+        int32_t j = m < k ? m++ : k - 1;
+        for (; j > 0 && top[j - 1].logprob < x; j--)
+            top[j] = top[j - 1];
+        top[j] = (cria_sched_tokprob){.token = i, .logprob = x};
+    }
+    return (double)mx + log(sum);
 }
 
 /* The longest k < len(some stop string) such that the last k bytes of text[from, len) begin a stop string. */
@@ -333,11 +385,29 @@ static release_result release(sched_req *r, cria_token t, const char *piece, int
             end = r->text_len - stop_prefix_tail(r, r->n_sent);
         }
     }
+    /* the entries of the tokens whose text ends within the released text; at the end or a stop, all */
+    const cria_sched_logprobs *lp = NULL;
+    int32_t n_lp = 0;
+    if (r->want_lp) {
+        int32_t k = r->lp_sent;
+        if (t < 0 || res == RELEASE_STOP) {
+            k = r->n_gen;
+            for (int32_t i = r->lp_sent; i < k; i++) /* a stop string may have cut the text before them */
+                if ((size_t)r->lp[i].text_offset > r->text_len)
+                    r->lp[i].text_offset = (int32_t)r->text_len;
+        } else {
+            while (k < r->n_gen && (k + 1 < r->n_gen ? (size_t)r->lp[k + 1].text_offset : r->text_len) <= end)
+                k++;
+        }
+        lp = r->lp + r->lp_sent;
+        n_lp = k - r->lp_sent;
+        r->lp_sent = k;
+    }
     const size_t len = end - r->n_sent;
-    const bool call = r->on_token && (t >= 0 || len > 0);
+    const bool call = r->on_token && (t >= 0 || len > 0 || n_lp > 0);
     const char *out = r->text + r->n_sent;
     r->n_sent = end;
-    if (call && !r->on_token(r->user, r->id, t, out, (int32_t)len) && res == RELEASE_GO)
+    if (call && !r->on_token(r->user, r->id, t, out, (int32_t)len, n_lp ? lp : NULL, n_lp) && res == RELEASE_GO)
         res = RELEASE_CANCEL;
     return res;
 }
@@ -369,6 +439,7 @@ static void finish(cria_sched *s, sched_req *r, int32_t seq, cria_finish_reason 
         .tokens = r->gen ? r->gen : none,
         .n_prompt = r->n_prompt,
         .n_gen = r->n_gen,
+        .logprobs = r->lp,
         .queue_ms = ms_between(r->t_submit, r->t_admit ? r->t_admit : now),
         .prompt_ms = r->t_admit ? ms_between(r->t_admit, r->t_first ? r->t_first : now) : 0.0,
         .gen_ms = r->t_first ? ms_between(r->t_first, now) : 0.0,
@@ -474,6 +545,13 @@ static int32_t sample_slot(cria_sched *s, int32_t i, int64_t now)
     if (!r->t_first)
         r->t_first = now;
     r->pending = -1;
+    cria_sched_logprobs lp = {.n_top = r->n_probs};
+    double lse = 0.0;
+    if (r->want_lp && logits) { /* from the raw logits, before the chain transforms them */
+        lse = log_sum_exp_top(logits, s->n_vocab, r->n_probs, lp.top);
+        for (int32_t k = 0; k < lp.n_top; k++)
+            lp.top[k].logprob = (float)((double)lp.top[k].logprob - lse);
+    }
     cria_token t = logits ? cria_sampler_sample(r->smpl, logits, s->n_vocab) : -1;
     cria_error e = {.status = CRIA_ERR_NOMEM};
     if (t < 0) {
@@ -485,9 +563,14 @@ static int32_t sample_slot(cria_sched *s, int32_t i, int64_t now)
         finish(s, r, i, CRIA_FINISH_EOS, NULL);
         return 0;
     }
+    if (r->want_lp) {
+        lp.token = t;
+        lp.logprob = (float)((double)logits[t] - lse);
+        lp.text_offset = (int32_t)r->text_len;
+    }
     char piece[256];
     int32_t n = cria_detok_push(&r->detok, t, piece, (int32_t)sizeof piece);
-    release_result rel = n < 0 || !append_token(r, t) ? RELEASE_NOMEM : release(r, t, piece, n);
+    release_result rel = n < 0 || !append_token(r, t, &lp) ? RELEASE_NOMEM : release(r, t, piece, n);
     if (rel == RELEASE_NOMEM) {
         snprintf(e.msg, sizeof e.msg, "request %lld: out of memory for the generated text", (long long)r->id);
         finish(s, r, i, CRIA_FINISH_ERROR, &e);

@@ -42,6 +42,27 @@ typedef enum cria_finish_reason {
 /* "length", "eos", "stop", "cancelled", "error". */
 const char *cria_finish_reason_str(cria_finish_reason r);
 
+/*
+ * Log-probabilities of one generated token, for requests that ask for them:
+ * the log-softmax of the model's raw logits at that step (before the sampler
+ * chain's penalties, biases, temperature or truncation), the chosen token's
+ * value and the n_top most likely tokens, most likely first (ties: lower id).
+ */
+#define CRIA_SCHED_MAX_PROBS 20
+
+typedef struct cria_sched_tokprob {
+    cria_token token;
+    float logprob;
+} cria_sched_tokprob;
+
+typedef struct cria_sched_logprobs {
+    cria_token token;        /* the generated token */
+    float logprob;           /* its log-probability (<= 0) */
+    int32_t text_offset;     /* byte offset in the text where its text starts (clamped to a stop cut) */
+    int32_t n_top;           /* the request's n_probs */
+    cria_sched_tokprob top[CRIA_SCHED_MAX_PROBS];
+} cria_sched_logprobs;
+
 /* What a finished request produced; passed to on_done, valid during the call only. */
 typedef struct cria_sched_result {
     int64_t id;
@@ -50,6 +71,7 @@ typedef struct cria_sched_result {
     size_t text_len;
     const cria_token *tokens;  /* the generated token ids, n_gen of them (no end-of-generation token) */
     int32_t n_prompt, n_gen;
+    const cria_sched_logprobs *logprobs; /* n_gen entries, one per token; NULL unless the request asked */
     double queue_ms;           /* submit -> admitted into a slot */
     double prompt_ms;          /* admitted -> the prompt's last logits (shared forward passes) */
     double gen_ms;             /* the prompt's last logits -> finished */
@@ -61,11 +83,17 @@ typedef struct cria_sched_result {
  * Streaming: called on the stepping thread after each generated token with the
  * text it releases (len may be 0: while a UTF-8 character is incomplete, or
  * while the text's end could be the start of a stop string, which is held back
- * until it is not), and once more with token -1 when text is released at the
- * end. The pieces add up to result.text. Return false to cancel the request
- * (e.g. the client went away); it then finishes as cancelled.
+ * until it is not), and once more with token -1 when text or log-probability
+ * entries are released at the end. The pieces add up to result.text. For a
+ * request that asked for logprobs, lp holds the n_lp entries of the tokens
+ * whose text this call completes (a token whose text is held back comes in a
+ * later call; after a stop string, at the end, every entry left), in order;
+ * they add up to result.logprobs. Otherwise lp is NULL and n_lp 0. Return
+ * false to cancel the request (e.g. the client went away); it then finishes
+ * as cancelled.
  */
-typedef bool (*cria_sched_token_fn)(void *user, int64_t id, cria_token token, const char *text, int32_t len);
+typedef bool (*cria_sched_token_fn)(void *user, int64_t id, cria_token token, const char *text, int32_t len,
+                                    const cria_sched_logprobs *lp, int32_t n_lp);
 /* Called exactly once per accepted request, on the stepping thread (or in cria_sched_free). */
 typedef void (*cria_sched_done_fn)(void *user, const cria_sched_result *result);
 
@@ -78,6 +106,8 @@ typedef struct cria_sched_request {
     cria_sampler_params sampling;  /* the chain is built in submit; borrowed pointers are not kept */
     const char *const *stop;       /* n_stop strings (copied; empty ones ignored): generation ends when the */
     int32_t n_stop;                /* text contains one, and the text is cut before it */
+    bool logprobs;                 /* compute log-probabilities of each generated token (costs a pass over */
+    int32_t n_probs;               /* the vocabulary per token), with the n_probs (0..MAX_PROBS) most likely */
     cria_sched_token_fn on_token;  /* may be NULL */
     cria_sched_done_fn on_done;    /* may be NULL */
     void *user;                    /* passed to both callbacks */
@@ -110,8 +140,9 @@ int32_t cria_sched_slot_ctx(const cria_sched *s);
  * Queues a request (thread-safe) and writes its id (> 0, increasing) to *id.
  * Fails, queueing nothing and calling no callback, with CRIA_ERR_BUSY when
  * max_queue requests already wait, CRIA_ERR_ARG for an empty prompt, a prompt
- * longer than a slot's context, more than CRIA_SCHED_MAX_STOP stop strings, or
- * sampling parameters the chain refuses, and CRIA_ERR_NOMEM.
+ * longer than a slot's context, more than CRIA_SCHED_MAX_STOP stop strings,
+ * n_probs outside 0..CRIA_SCHED_MAX_PROBS, or sampling parameters the chain
+ * refuses, and CRIA_ERR_NOMEM.
  */
 cria_status cria_sched_submit(cria_sched *s, const cria_sched_request *req, int64_t *id, cria_error *err);
 
