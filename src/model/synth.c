@@ -67,13 +67,14 @@ static void gen_rows(const void *ctx, int64_t row0, int64_t nrows, float *dst)
             continue;
         }
         uint64_t s = g->seed ^ ((uint64_t)(row0 + r) * 0xd1b54a32d192ed03ull);
+        /* Single precision: the 24-bit uniforms still reach 5.6 sigma, plenty for random weights, at half the cost. */
         for (int64_t i = 0; i < n; i += 2) {
-            double u1 = ((double)(next_u64(&s) >> 11) + 1.0) * 0x1.0p-53;
-            double u2 = (double)(next_u64(&s) >> 11) * 0x1.0p-53;
-            double rad = sqrt(-2.0 * log(u1)) * (double)g->std, th = 6.283185307179586 * u2;
-            y[i] = (float)(rad * cos(th));
+            const uint64_t u = next_u64(&s);
+            const float u1 = ((float)(u >> 40) + 1.0f) * 0x1.0p-24f, u2 = (float)(u & 0xffffff) * 0x1.0p-24f;
+            const float rad = sqrtf(-2.0f * logf(u1)) * g->std, th = 6.2831853f * u2;
+            y[i] = rad * cosf(th);
             if (i + 1 < n)
-                y[i + 1] = (float)(rad * sin(th));
+                y[i + 1] = rad * sinf(th);
         }
     }
 }
