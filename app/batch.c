@@ -31,6 +31,7 @@ typedef struct batch_opts {
     int32_t n_stop;
     cria_sampling_opts smp; /* -s and llama-cli's sampling options, shared with cria run */
     bool compare, quiet;
+    cria_app_slot_tune tune; /* --no-tune; filled from the tuning file */
 } batch_opts;
 
 /* One prompt: its text (from the file) and tokens. */
@@ -98,6 +99,9 @@ static void batch_usage(FILE *f)
             "  -t, --threads N        threads (default: physical cores)\n"
             "  -tb, --threads-batch N threads for multi-token passes (default: same as -t)\n"
             "      --compare          also run the prompts one by one (-np 1) and print the speedup\n"
+            "      --no-tune          ignore the tuning file of cria tune (by default, when it matches this\n"
+            "                         CPU and model shape, it sets -t, -tb, --poll and the parallel\n"
+            "                         thresholds that the flags leave open)\n"
             "      --stop S           end a prompt's text where S appears (cut before it); repeatable,\n"
             "                         for prompts without their own JSONL \"stop\" (a string or an array)\n"
             "      --log-disable      no progress line or summary\n"
@@ -144,6 +148,8 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
             ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads_batch);
         } else if (!strcmp(a, "--compare")) {
             o->compare = true;
+        } else if (!strcmp(a, "--no-tune")) {
+            o->tune.no_tune = true;
         } else if (cria_sampling_arg(argc, argv, &i, &o->smp, &ok)) {
             /* -s, --temp, --top-k, ... as cria run takes them */
         } else if (!strcmp(a, "--stop")) {
@@ -496,6 +502,8 @@ static bool run_all(cria_model *model, const batch_opts *o, const cria_sampler_p
         cp.n_batch = cp.n_ctx;
     cp.n_threads = o->n_threads;
     cp.n_threads_batch = o->n_threads_batch;
+    cp.poll = o->tune.poll;
+    cp.thresholds = o->tune.thresholds[0] ? o->tune.thresholds : NULL;
     cria_context *ctx = NULL;
     cria_sched *s = NULL;
     cria_error err;
@@ -665,8 +673,10 @@ int cria_cmd_batch(int argc, char **argv)
     FILE *out = NULL;
     batch_run par = {0}, seq = {0};
     int32_t slot_ctx;
+    o.tune.quiet = o.quiet;
+    o.tune.poll = -1;
     if (!cria_app_load_slots(o.model, o.vocab, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &model,
-                             &placement, &slot_ctx))
+                             &placement, &slot_ctx, &o.tune))
         goto done;
     cria_model_info mi;
     cria_model_get_info(model, &mi);

@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "bench/bench.h"
+#include "tune.h"
 #include "commands.h"
 #include "cria.h"
 
@@ -53,6 +54,12 @@ static void bench_usage(FILE *f)
             "      --progress            a line per test and repetition on stderr\n"
             "      --sweep-threads       threads 1..N (N: the largest -t, or the physical cores): adds speedup\n"
             "                            and efficiency columns and where efficiency falls below 50%%\n"
+            "      --profile             after the results, per test on stderr: time per op kind (matmuls by\n"
+            "                            weight, attention, rope, norms, activation, waiting at joins) in\n"
+            "                            ms/token and %%, and thread syncs per token, for prompt and generation\n"
+            "      --no-tune             ignore tuning files of cria tune (by default a model's file, when it\n"
+            "                            matches this CPU and the model's shape, sets -t (tg tests: its -t,\n"
+            "                            pp tests: its -tb), --poll and the parallel thresholds unless given)\n"
             "  -h, --help                this help\n"
             "\n"
             "Every row gives tokens/s (mean and sample stddev over the repetitions), the achieved rate\n"
@@ -135,6 +142,7 @@ typedef struct bench_opts {
     cria_bench_format format;
     const char *plot;
     bool given_p, given_n, given_b, given_t, given_poll, given_strict, given_mask, given_c;
+    bool no_tune;
 } bench_opts;
 
 /* Reads the value of list option argv[*i] into l, replacing the default on the option's first use. */
@@ -224,6 +232,10 @@ static bool parse_args(int argc, char **argv, bench_opts *o, bool *help)
             p->progress = true;
         } else if (!strcmp(a, "--sweep-threads")) {
             p->sweep_threads = true;
+        } else if (!strcmp(a, "--profile")) {
+            p->profile = true;
+        } else if (!strcmp(a, "--no-tune")) {
+            o->no_tune = true;
         } else {
             cria_app_error("unknown option '%s' (cria bench -h lists them)", a);
             ok = false;
@@ -272,12 +284,30 @@ typedef struct bench_sink {
     bool nomem;
     sweep_note notes[CRIA_BENCH_MAX_LIST];
     int32_t n_notes;
+    cria_bench_result *profiled; /* --profile: each row's test and profiles (samples not kept) */
+    int32_t n_profiled, cap_profiled;
 } bench_sink;
 
 static bool on_result(const cria_bench_result *r, void *user)
 {
     bench_sink *s = user;
     cria_bench_write_row(&s->w, r);
+    if (s->p->profile) {
+        if (s->n_profiled == s->cap_profiled) {
+            const int32_t cap = s->cap_profiled ? s->cap_profiled * 2 : 8;
+            cria_bench_result *grown = realloc(s->profiled, (size_t)cap * sizeof *grown);
+            if (!grown) {
+                s->nomem = true;
+                return false;
+            }
+            s->profiled = grown;
+            s->cap_profiled = cap;
+        }
+        cria_bench_result *keep = &s->profiled[s->n_profiled++];
+        *keep = *r;
+        keep->samples_ns = NULL;
+        keep->samples_ts = NULL;
+    }
     if (s->cap_pts > 0 && !s->nomem) {
         if (s->n_pts == s->cap_pts) {
             cria_bench_point *grown = realloc(s->pts, (size_t)s->cap_pts * 2 * sizeof *grown);
@@ -307,6 +337,52 @@ static bool on_result(const cria_bench_result *r, void *user)
     }
     if (n && n->below == 0 && r->efficiency > 0.0 && r->efficiency < 50.0)
         n->below = r->test.n_threads;
+    return true;
+}
+
+/* --profile: each test's op table for its prompt and its generation, on stderr after the results. */
+static void print_profiles(const bench_sink *s, const cria_bench_params *p)
+{
+    for (int32_t i = 0; i < s->n_profiled; i++) {
+        const cria_bench_result *r = &s->profiled[i];
+        char name[48], title[256];
+        cria_bench_test_name(&r->test, name, sizeof name);
+        const char *phases[2] = {"prompt", "generation"};
+        const cria_profile *prof[2] = {&r->prof_prompt, &r->prof_gen};
+        for (int k = 0; k < 2; k++) {
+            if (prof[k]->n_tokens == 0)
+                continue;
+            snprintf(title, sizeof title, "%s %s, %dx%d threads, %s", p->models[r->test.model], name, r->test.n_seq,
+                     r->test.n_threads, phases[k]);
+            cria_profile_print(stderr, title, prof[k]);
+        }
+    }
+}
+
+/* Looks up each model's tuning file (loading the model briefly for its shape); false after an error line. */
+static bool load_tuning(cria_bench_params *p)
+{
+    for (int32_t m = 0; m < p->n_models; m++) {
+        cria_model *model = NULL;
+        cria_model_params mp = cria_model_default_params();
+        mp.vocab_path = p->vocab;
+        cria_error err;
+        if (cria_model_load(p->models[m], &mp, &model, &err) != CRIA_OK) {
+            cria_app_error("%s", err.msg);
+            return false;
+        }
+        cria_tuning *t = malloc(sizeof *t);
+        if (t && cria_app_tune_load(model, false, t)) {
+            cria_bench_tuned *d = &p->tuned[m];
+            d->loaded = true;
+            d->n_threads = t->n_threads;
+            d->n_threads_batch = t->n_threads_batch;
+            d->poll = t->poll;
+            cria_tune_thresholds_spec(t, d->thresholds, sizeof d->thresholds);
+        }
+        free(t);
+        cria_model_free(model);
+    }
     return true;
 }
 
@@ -343,6 +419,9 @@ int cria_cmd_bench(int argc, char **argv)
         rc = 0;
         goto done;
     }
+    o->p.poll_given = o->given_poll;
+    if (!o->no_tune && !load_tuning(&o->p))
+        goto done;
     cria_error err;
     if (cria_bench_validate(&o->p, &err) != CRIA_OK) {
         cria_app_error("%s", err.msg);
@@ -402,6 +481,8 @@ int cria_cmd_bench(int argc, char **argv)
     }
     if (p->sweep_threads)
         print_sweep_notes(s, p, o->format == CRIA_BENCH_MD ? stdout : stderr);
+    if (p->profile)
+        print_profiles(s, p);
     if (o->plot) {
         if (cria_bench_plot(o->plot, s->pts, s->n_pts, p->sweep_threads, &err) != CRIA_OK) {
             cria_app_error("%s", err.msg);
@@ -411,8 +492,10 @@ int cria_cmd_bench(int argc, char **argv)
     }
     rc = 0;
 done:
-    if (s)
+    if (s) {
         free(s->pts);
+        free(s->profiled);
+    }
     free(s);
     free(o);
     return rc;

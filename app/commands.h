@@ -6,6 +6,7 @@ int cria_cmd_run(int argc, char **argv);
 int cria_cmd_batch(int argc, char **argv);
 int cria_cmd_serve(int argc, char **argv);
 int cria_cmd_bench(int argc, char **argv);
+int cria_cmd_tune(int argc, char **argv);
 int cria_cmd_info(int argc, char **argv);
 int cria_cmd_synth(int argc, char **argv);
 int cria_cmd_quantize(int argc, char **argv);

@@ -24,6 +24,7 @@ static const command commands[] = {
     {"batch", cria_cmd_batch, "a file of prompts through continuous batching: JSONL out, tokens/s, latency (cria batch -h)"},
     {"serve", cria_cmd_serve, "OpenAI-compatible HTTP server with continuous batching and streaming (cria serve -h)"},
     {"bench", cria_cmd_bench, "llama-bench style speed tests: pp, tg, thread sweeps (cria bench -h)"},
+    {"tune", cria_cmd_tune, "find this machine's best threads, poll and thresholds for a model; saved for run/bench/serve (cria tune -h)"},
     {"info", cria_cmd_info, "a model file's metadata, hyper-parameters and tensor table (cria info -h)"},
     {"tokenize", cria_cmd_tokenize, "text to token ids, llama-tokenize style (cria tokenize -h)"},
     {"synth", cria_cmd_synth, "write a random-weight model of a real shape (cria synth -h)"},

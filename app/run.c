@@ -13,9 +13,11 @@
 
 #include "args.h"
 #include "sampling_args.h"
+#include "tune.h"
 #include "base/cpu.h"
 #include "commands.h"
 #include "cria.h"
+#include "model/profile.h"
 
 typedef struct run_opts {
     const char *model, *vocab, *prompt, *prompt_file, *dump_logits;
@@ -24,7 +26,9 @@ typedef struct run_opts {
     bool quiet;
     bool escape; /* process escapes in the prompt (llama-cli's default) */
     bool verbose;
-    int32_t poll;
+    bool profile; /* --profile: time per op kind after the timing lines */
+    bool no_tune; /* --no-tune: ignore the tuning file */
+    int32_t poll; /* -1 until given: the tuning file's, else 50 */
     cria_cpu_params cpu; /* --cpu-mask, --cpu-range, --cpu-strict, --prio, --numa; cpu.n_threads unused */
 } run_opts;
 
@@ -48,6 +52,9 @@ static void run_usage(FILE *f)
             "      --cpu-strict 0|1   1: thread i pinned to the i-th selected CPU (default 0: threads float)\n"
             "      --prio N           -1 low, 0 normal (default), 1 medium, 2 high, 3 realtime\n"
             "      --poll 0..100      how long idle threads poll for work before sleeping (default 50; 0: sleep)\n"
+            "      --no-tune          ignore the tuning file of cria tune (by default its -t, -tb, --poll and\n"
+            "                         parallel thresholds are used when it matches this CPU and model shape;\n"
+            "                         -t, -tb and --poll given here override it)\n"
             "      --numa MODE        distribute: threads spread over NUMA nodes; isolate: all on this\n"
             "                         thread's node; none (default; one node: both do nothing)\n"
             "\n");
@@ -57,7 +64,10 @@ static void run_usage(FILE *f)
             "  -e, --escape           process \\n \\t \\r \\\\ \\\" \\' in the prompt (default)\n"
             "      --no-escape        take the prompt literally\n"
             "      --log-disable      print nothing on stderr but errors\n"
-            "  -v, --verbose          also print the CPU topology and where each thread runs\n"
+            "      --profile          after the timing lines, time per op kind (matmuls by weight, attention,\n"
+            "                         rope, norms, activation, sampling, waiting at joins) in ms/token and %%,\n"
+            "                         and thread syncs per token, for the prompt and for generation\n"
+            "  -v, --verbose          also print the CPU topology, where each thread runs and thread syncs per token\n"
             "  -h, --help             this help\n"
             "\n"
             "Environment: CRIA_ISA=scalar|avx2|avx512 caps the instruction set used.\n");
@@ -71,7 +81,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
     o->cpu = cria_cpu_default_params(); /* n_threads 0: the placement's default (physical cores) */
     cria_sampling_opts_init(&o->smp);
     o->escape = true;
-    o->poll = 50;
+    o->poll = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -120,6 +130,10 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
             o->escape = false;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = true;
+        } else if (!strcmp(a, "--profile")) {
+            o->profile = true;
+        } else if (!strcmp(a, "--no-tune")) {
+            o->no_tune = true;
         } else {
             cria_app_error("unknown option '%s' (see cria run -h)", a);
             ok = false;
@@ -393,6 +407,21 @@ int cria_cmd_run(int argc, char **argv)
     }
     cria_model_info mi;
     cria_model_get_info(model, &mi);
+    /* The tuning file fills what the flags left open: threads (-t alone sets -tb too, as llama-cli), poll and
+     * the parallel thresholds. */
+    cria_tuning tuned;
+    char thresholds[96] = "";
+    if (!o.no_tune && cria_app_tune_load(model, o.quiet, &tuned)) {
+        if (o.n_threads == 0 && o.n_threads_batch == 0)
+            o.n_threads_batch = tuned.n_threads_batch;
+        if (o.n_threads == 0)
+            o.n_threads = tuned.n_threads;
+        if (o.poll < 0)
+            o.poll = tuned.poll;
+        cria_tune_thresholds_spec(&tuned, thresholds, sizeof thresholds);
+    }
+    if (o.poll < 0)
+        o.poll = 50;
     /* Threads: plan where they run (bad --cpu-* / --numa / --prio values fail here), then set the priority
      * before the pool starts so its workers inherit it. */
     o.cpu.n_threads = o.n_threads > o.n_threads_batch ? o.n_threads : o.n_threads_batch; /* 0: neither given */
@@ -409,6 +438,7 @@ int cria_cmd_run(int argc, char **argv)
     cria_context_params cp = cria_context_default_params();
     cp.placement = placement;
     cp.poll = o.poll;
+    cp.thresholds = thresholds[0] ? thresholds : NULL;
     cp.n_ctx = o.n_ctx;
     cp.n_batch = o.n_batch;
     cp.n_threads = o.n_threads;
@@ -419,14 +449,16 @@ int cria_cmd_run(int argc, char **argv)
         goto done;
     }
     tm.t_load = cria_time_us() - tm.t_start;
+    if (o.profile)
+        cria_context_set_profile(ctx, true);
     const int32_t n_ctx = cria_n_ctx(ctx);
     info(&o, "model: %s (%s), %.2f M parameters, %.2f MiB of weights\n", mi.name, mi.arch, (double)mi.n_params / 1e6,
          (double)mi.weight_bytes / (1024.0 * 1024.0));
     info(&o, "model: n_vocab %d, n_embd %d, n_ff %d, n_layer %d, n_head %d, n_head_kv %d, n_ctx_train %d, %s output\n",
          mi.n_vocab, mi.n_embd, mi.n_ff, mi.n_layer, mi.n_head, mi.n_head_kv, mi.n_ctx_train,
          mi.tied_output ? "tied" : "separate");
-    info(&o, "context: n_ctx %d, threads %d (batch %d), simd %s\n", n_ctx, o.n_threads, o.n_threads_batch,
-         cria_isa_name(cria_isa_active()));
+    info(&o, "context: n_ctx %d, threads %d (batch %d), poll %d, simd %s\n", n_ctx, o.n_threads, o.n_threads_batch,
+         o.poll, cria_isa_name(cria_isa_active()));
     if (o.verbose && !o.quiet) {
         int32_t on_cpu[1024];
         int32_t n_on = cria_context_thread_cpus(ctx, on_cpu, 1024);
@@ -478,8 +510,10 @@ int cria_cmd_run(int argc, char **argv)
     emit(prompt, (int32_t)prompt_len);
     int64_t t0 = cria_time_us();
     uint64_t syncs0 = cria_context_n_syncs(ctx);
+    const cria_profile prof0 = cria_context_profile(ctx);
     if (!eval_prompt(ctx, &batch, n_batch, toks, n_prompt))
         goto done;
+    const cria_profile prof1 = cria_context_profile(ctx);
     tm.t_prompt = cria_time_us() - t0;
     tm.syncs_prompt = cria_context_n_syncs(ctx) - syncs0;
     tm.n_prompt = n_prompt;
@@ -491,6 +525,13 @@ int cria_cmd_run(int argc, char **argv)
     fflush(stdout);
     tm.syncs_eval = cria_context_n_syncs(ctx) - syncs0 - tm.syncs_prompt;
     print_timing(&o, &tm);
+    if (o.profile) { /* asked for: printed even under --log-disable */
+        const cria_profile prof2 = cria_context_profile(ctx);
+        cria_profile prompt_prof = cria_profile_diff(&prof1, &prof0), gen_prof = cria_profile_diff(&prof2, &prof1);
+        gen_prof.ns[CRIA_PROF_SAMPLE] = tm.t_sample * 1000;
+        cria_profile_print(stderr, "prompt", &prompt_prof);
+        cria_profile_print(stderr, "generation", &gen_prof);
+    }
     rc = 0;
 done:
     cria_sampler_free(smpl);

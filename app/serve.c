@@ -20,7 +20,7 @@
 typedef struct serve_opts {
     const char *model, *vocab, *host, *api_key, *chat_template, *alias;
     int32_t port, n_ctx, n_slots, n_batch, n_threads, n_threads_batch, timeout_s, max_queue, max_body_kib, poll;
-    bool quiet;
+    bool quiet, no_tune;
 } serve_opts;
 
 static void serve_usage(FILE *f)
@@ -43,6 +43,9 @@ static void serve_usage(FILE *f)
             "  -t, --threads N        threads (default: physical cores)\n"
             "  -tb, --threads-batch N threads for multi-token passes (default: same as -t)\n"
             "      --poll N           pool threads poll 0..100 before sleeping (default 50)\n"
+            "      --no-tune          ignore the tuning file of cria tune (by default, when it matches this\n"
+            "                         CPU and model shape, it sets -t, -tb, --poll and the parallel\n"
+            "                         thresholds that the flags leave open)\n"
             "      --api-key KEY      require \"Authorization: Bearer KEY\" (all endpoints but /health)\n"
             "      --timeout S        close idle connections and cancel requests after S seconds (default 600)\n"
             "      --max-queue N      requests waiting for a slot before 503 (default 64)\n"
@@ -64,7 +67,7 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o)
     o->timeout_s = 600;
     o->max_queue = 64;
     o->max_body_kib = 1024;
-    o->poll = 50;
+    o->poll = -1; /* not given: the tuning file's, else 50 */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -105,6 +108,8 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o)
             ok = cria_arg_str(argc, argv, &i, &o->alias);
         } else if (!strcmp(a, "--log-disable")) {
             o->quiet = true;
+        } else if (!strcmp(a, "--no-tune")) {
+            o->no_tune = true;
         } else {
             cria_app_error("unknown option '%s' (see cria serve -h)", a);
             ok = false;
@@ -167,8 +172,9 @@ int cria_cmd_serve(int argc, char **argv)
     if (!pick_template(&o, &tmpl))
         goto done;
     int32_t slot_ctx;
+    cria_app_slot_tune tune = {.no_tune = o.no_tune, .quiet = o.quiet, .poll = o.poll};
     if (!cria_app_load_slots(o.model, o.vocab, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &model,
-                             &placement, &slot_ctx))
+                             &placement, &slot_ctx, &tune))
         goto done;
     cria_model_info mi;
     cria_model_get_info(model, &mi);
@@ -179,7 +185,8 @@ int cria_cmd_serve(int argc, char **argv)
     cp.n_batch = cp.n_batch < o.n_slots ? o.n_slots : cp.n_batch > cp.n_ctx ? cp.n_ctx : cp.n_batch;
     cp.n_threads = o.n_threads;
     cp.n_threads_batch = o.n_threads_batch;
-    cp.poll = o.poll;
+    cp.poll = tune.poll;
+    cp.thresholds = tune.thresholds[0] ? tune.thresholds : NULL;
     if (cria_context_init(model, &cp, &ctx, &err) != CRIA_OK) {
         cria_app_error("%s: %s", o.model, err.msg);
         goto done;

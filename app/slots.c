@@ -1,10 +1,11 @@
 #include "slots.h"
 
 #include "args.h"
+#include "tune.h"
 
 bool cria_app_load_slots(const char *path, const char *vocab, int32_t n_ctx, int32_t n_slots, int32_t *n_threads,
                          int32_t *n_threads_batch, cria_model **model, cria_placement **placement,
-                         int32_t *slot_ctx)
+                         int32_t *slot_ctx, cria_app_slot_tune *tune)
 {
     cria_error err;
     cria_model_params mp = cria_model_default_params();
@@ -21,6 +22,19 @@ bool cria_app_load_slots(const char *path, const char *vocab, int32_t n_ctx, int
                        *slot_ctx);
         return false;
     }
+    tune->thresholds[0] = '\0';
+    cria_tuning tuned;
+    if (!tune->no_tune && cria_app_tune_load(*model, tune->quiet, &tuned)) {
+        if (*n_threads == 0 && *n_threads_batch == 0)
+            *n_threads_batch = tuned.n_threads_batch;
+        if (*n_threads == 0)
+            *n_threads = tuned.n_threads;
+        if (tune->poll < 0)
+            tune->poll = tuned.poll;
+        cria_tune_thresholds_spec(&tuned, tune->thresholds, sizeof tune->thresholds);
+    }
+    if (tune->poll < 0)
+        tune->poll = 50;
     if (*n_threads == 0 || *n_threads_batch == 0) {
         cria_cpu_params cpu = cria_cpu_default_params();
         if (cria_placement_init(&cpu, placement, &err) != CRIA_OK) {

@@ -7,16 +7,25 @@
 
 #include "cria.h"
 
+/* What the tuning file of cria tune fills in for batch and serve. */
+typedef struct cria_app_slot_tune {
+    bool no_tune, quiet; /* --no-tune; no line on stderr */
+    int32_t poll;        /* in: -1 when --poll was not given; out: the tuning file's then, else 50 */
+    char thresholds[96]; /* out: for cria_context_params.thresholds; "" when none */
+} cria_app_slot_tune;
+
 /*
  * Loads the model (vocab: tokenizer.bin of a llama2.c checkpoint, or NULL),
  * splits n_ctx (0: the training context per slot) over n_slots into
  * *slot_ctx, and fills thread counts left at 0 with the machine's physical
  * cores (*placement then holds the topology; free it with
- * cria_placement_free). Prints one error line and returns false on failure;
+ * cria_placement_free). Unless tune->no_tune, the tuning file for the model
+ * on this CPU fills thread counts left at 0 first (-t alone sets -tb too),
+ * and tune->poll and tune->thresholds. Prints one error line and returns false on failure;
  * whatever was made is still in *model / *placement for the caller to free.
  */
 bool cria_app_load_slots(const char *path, const char *vocab, int32_t n_ctx, int32_t n_slots, int32_t *n_threads,
                          int32_t *n_threads_batch, cria_model **model, cria_placement **placement,
-                         int32_t *slot_ctx);
+                         int32_t *slot_ctx, cria_app_slot_tune *tune);
 
 #endif

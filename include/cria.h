@@ -130,6 +130,11 @@ typedef struct cria_context_params {
      * llama-cli's --poll: 0 sleeps at once (least CPU burnt, slowest wake-up),
      * 50 (the default) spins a few hundred microseconds, 100 twice that. */
     int32_t poll;
+    /* Parallel thresholds (least work per thread before a kernel is split over
+     * threads) as "matmul=N,attention=N", any subset, e.g. from a tuning file;
+     * read only during cria_context_init. NULL: the built-in table.
+     * $CRIA_THRESHOLDS, when set, overrides these. */
+    const char *thresholds;
 } cria_context_params;
 
 cria_context_params cria_context_default_params(void);

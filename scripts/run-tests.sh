@@ -5,6 +5,9 @@ set -u
 build=${1:-build}
 export CRIA_SHARED=${CRIA_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 export CRIA_BIN=${CRIA_BIN:-$(pwd)/$build/cria}
+# run, bench, batch and serve load tuning files (cria tune): the tests must not see one left behind elsewhere.
+CRIA_TUNE_DIR=$(mktemp -d); export CRIA_TUNE_DIR
+trap 'rm -rf "$CRIA_TUNE_DIR"' EXIT
 passed=0; failed=0; broken=()
 for t in "$build"/tests/test_*; do
   [[ -x $t && ! $t == *.o && ! $t == *.d ]] || continue

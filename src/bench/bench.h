@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "cria.h"
+#include "model/profile.h"
 
 #define CRIA_BENCH_MAX_LIST 64
 
@@ -22,6 +23,13 @@ typedef struct cria_bench_list {
     int32_t n;
     int32_t v[CRIA_BENCH_MAX_LIST];
 } cria_bench_list;
+
+/* A model's tuning file (cria tune), as app/bench.c found it: used by tests whose -t or --poll was not given. */
+typedef struct cria_bench_tuned {
+    bool loaded;
+    int32_t n_threads, n_threads_batch, poll; /* tg tests take n_threads; pp and pp+tg n_threads_batch */
+    char thresholds[96];                      /* cria_context_params.thresholds */
+} cria_bench_tuned;
 
 typedef struct cria_bench_params {
     int32_t n_models;
@@ -45,6 +53,9 @@ typedef struct cria_bench_params {
     double delay_s;                            /* --delay: sleep before each test */
     bool progress;                             /* --progress: a line per test and repetition on stderr */
     bool sweep_threads;                        /* speedup and efficiency vs the 1-thread row */
+    bool profile;                              /* --profile: time per op kind into each result */
+    bool poll_given;                           /* --poll given: tuning files do not change it */
+    cria_bench_tuned tuned[CRIA_BENCH_MAX_LIST]; /* per model; none loaded by default */
 } cria_bench_params;
 
 /* llama-bench's defaults: -p 512 -n 128 -b 2048 -t physical cores -r 5 --poll 50. */
@@ -124,6 +135,7 @@ typedef struct cria_bench_result {
     uint64_t peak_rss;         /* peak resident bytes during the test (VmHWM, reset before it where the
                                   kernel allows; else the process's peak so far); 0: unknown */
     char time[32];             /* ISO 8601 UTC start time (llama-bench's test_time) */
+    cria_profile prof_prompt, prof_gen; /* --profile: the timed repetitions of every sequence, summed */
 } cria_bench_result;
 
 void cria_bench_result_free(cria_bench_result *r);

@@ -111,6 +111,8 @@ typedef struct bench_run {
     int32_t n_batch, n_vocab;
     cria_token bos;
     uint64_t rng;
+    bool profile;                       /* --profile: sum the timed runs' op times */
+    cria_profile prof_prompt, prof_gen;
 } bench_run;
 
 /* Decodes n_prompt random ids (BOS first) from position 0, n_batch at a time, asking for the last logits. */
@@ -155,10 +157,22 @@ static cria_status run_gen(bench_run *b, int32_t pos0, int32_t n_gen, cria_error
 static cria_status run_once(bench_run *b, const cria_bench_test *t, bool warmup, cria_error *err)
 {
     cria_status st = CRIA_OK;
+    const bool prof = b->profile && !warmup;
+    cria_profile p0, p1, p2;
+    if (prof)
+        p0 = cria_context_profile(b->ctx);
     if (t->n_prompt > 0)
         st = run_prompt(b, t->n_prompt, err);
+    if (prof)
+        p1 = cria_context_profile(b->ctx);
     if (st == CRIA_OK && t->n_gen > 0)
         st = run_gen(b, t->n_prompt, warmup ? 1 : t->n_gen, err);
+    if (prof) {
+        p2 = cria_context_profile(b->ctx);
+        const cria_profile dp = cria_profile_diff(&p1, &p0), dg = cria_profile_diff(&p2, &p1);
+        cria_profile_add(&b->prof_prompt, &dp);
+        cria_profile_add(&b->prof_gen, &dg);
+    }
     return st;
 }
 
@@ -414,6 +428,7 @@ static cria_status measure(cria_model *model, const cria_bench_params *p, const 
     cp.n_threads = cp.n_threads_batch = t->n_threads;
     cp.placement = n_seq == 1 ? pl : NULL; /* N pools pinned by one plan would share CPUs */
     cp.poll = t->poll;
+    cp.thresholds = p->tuned[t->model].loaded ? p->tuned[t->model].thresholds : NULL;
     cria_token bos = cria_token_bos(model);
     if (bos < 0 || bos >= model->hp.n_vocab)
         bos = 0;
@@ -439,6 +454,10 @@ static cria_status measure(cria_model *model, const cria_bench_params *p, const 
             st = cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for a test of %d sequences", n_seq);
         else
             st = cria_context_init(model, &cp, &w[i].b.ctx, err);
+        if (st == CRIA_OK && p->profile) {
+            w[i].b.profile = true;
+            cria_context_set_profile(w[i].b.ctx, true);
+        }
     }
     if (st != CRIA_OK)
         goto done;
@@ -446,6 +465,10 @@ static cria_status measure(cria_model *model, const cria_bench_params *p, const 
     if ((st = run_reps(w, n_seq, p, index, n_tests, r, err)) != CRIA_OK)
         goto done;
     r->peak_rss = peak_rss();
+    for (int32_t i = 0; i < n_seq && p->profile; i++) {
+        cria_profile_add(&r->prof_prompt, &w[i].b.prof_prompt);
+        cria_profile_add(&r->prof_gen, &w[i].b.prof_gen);
+    }
 done:
     for (int32_t i = 0; w && i < n_seq; i++) {
         cria_batch_free(&w[i].b.batch);
@@ -479,6 +502,11 @@ static cria_status plan_all(const cria_bench_params *p, cria_bench_test *tests, 
                             cria_error *err)
 {
     for (int32_t i = 0; i < n; i++) {
+        const cria_bench_tuned *tuned = &p->tuned[tests[i].model];
+        if (tuned->loaded && tests[i].n_threads == 0)
+            tests[i].n_threads = tests[i].n_prompt > 0 ? tuned->n_threads_batch : tuned->n_threads;
+        if (tuned->loaded && !p->poll_given)
+            tests[i].poll = tuned->poll;
         cria_cpu_params cpu = cria_cpu_default_params();
         cpu.n_threads = tests[i].n_threads;
         cpu.cpu_mask = tests[i].cpu_mask;

@@ -18,6 +18,8 @@ cria_context_params cria_context_default_params(void)
         .n_threads_batch = 0,
         .n_seq_max = 1,
         .placement = NULL,
+        .poll = 50,
+        .thresholds = NULL,
     };
     return p;
 }
@@ -60,8 +62,11 @@ cria_status cria_context_init(cria_model *model, const cria_context_params *para
     ctx->params = p;
     ctx->vk = cria_vec_for(cria_isa_active());
     ctx->thresholds = cria_thresholds_default();
+    /* The caller's thresholds (a tuning file's), then $CRIA_THRESHOLDS over them: the environment is the user's
+     * explicit override. */
     const char *spec = getenv("CRIA_THRESHOLDS");
-    if (spec && cria_thresholds_parse(&ctx->thresholds, spec, err) != CRIA_OK) {
+    if ((p.thresholds && cria_thresholds_parse(&ctx->thresholds, p.thresholds, err) != CRIA_OK) ||
+        (spec && cria_thresholds_parse(&ctx->thresholds, spec, err) != CRIA_OK)) {
         free(ctx);
         return err ? err->status : CRIA_ERR_ARG;
     }
@@ -70,6 +75,9 @@ cria_status cria_context_init(cria_model *model, const cria_context_params *para
     const size_t q_dim = (size_t)hp->n_head * hd, kv_dim = (size_t)hp->n_head_kv * hd, ff = (size_t)hp->n_ff;
     cria_status st = cria_pool_init_placed(nth, p.placement, &ctx->pool, err);
     ctx->params.placement = NULL; /* borrowed for init only */
+    ctx->params.thresholds = NULL;
+    if (st == CRIA_OK)
+        cria_pool_set_poll(ctx->pool, p.poll);
     if (st == CRIA_OK)
         st = cria_kv_init(&ctx->kv, p.n_ctx, hp->n_layer, (int32_t)kv_dim, err);
     if (st != CRIA_OK) {
@@ -211,6 +219,8 @@ static cria_status reserve_outputs(cria_context *ctx, int32_t n_out, cria_error 
 
 cria_status cria_decode(cria_context *ctx, const cria_batch *b, cria_error *err)
 {
+    if (ctx->prof.on) /* the checks and cache bookkeeping count as "other" (the forward pass's first lap) */
+        cria_prof_mark(&ctx->prof, ctx->pool);
     cria_status st = check_batch(ctx, b, err);
     if (st != CRIA_OK)
         return st;
@@ -224,6 +234,10 @@ cria_status cria_decode(cria_context *ctx, const cria_batch *b, cria_error *err)
     if (st != CRIA_OK)
         return st;
     ctx->n_batch_last = b->n_tokens;
+    if (ctx->prof.on) {
+        ctx->prof.total.n_tokens += b->n_tokens;
+        ctx->prof.total.n_decodes++;
+    }
     cria_forward(ctx, b, n_out);
     return CRIA_OK;
 }

@@ -6,6 +6,7 @@
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "parallel/pool.h"
+#include "model/profile.h"
 #include "parallel/threshold.h"
 
 struct cria_context {
@@ -15,6 +16,7 @@ struct cria_context {
     cria_pool *pool;
     cria_kv_cache kv;
     cria_thresholds thresholds;
+    cria_prof prof; /* --profile: off unless cria_context_set_profile */
 
     /* Activations of up to n_batch tokens, row-major per token. */
     float *x;       /* residual stream [n_batch][n_embd] */

@@ -87,6 +87,13 @@ static void matmul(cria_context *ctx, int nth, const cria_weight *w, const float
     matmuls(ctx, nth, 1, &w, &y, x, n);
 }
 
+/* --profile: charges the time since the previous lap to op (one branch when off). */
+static inline void lap(cria_context *ctx, cria_prof_op op)
+{
+    if (ctx->prof.on)
+        cria_prof_lap(&ctx->prof, ctx->pool, op);
+}
+
 /* Copies the embedding row of each token into the residual stream. */
 static void embed(cria_context *ctx, const cria_batch *b)
 {
@@ -162,9 +169,12 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
     const int nth = n == 1 ? ctx->params.n_threads : ctx->params.n_threads_batch;
     const int64_t d = hp->n_embd, ff = hp->n_ff;
 
+    lap(ctx, CRIA_PROF_OTHER);
     embed(ctx, b);
+    lap(ctx, CRIA_PROF_EMBED);
     for (int32_t i = 0; i < n; i++)
         cria_rope_cache(b->pos[i], hp->n_rot, hp->rope_freq_base, ctx->rope_cs + (int64_t)i * hp->n_rot);
+    lap(ctx, CRIA_PROF_ROPE);
 
     for (int32_t l = 0; l < hp->n_layer; l++) {
         const cria_layer *L = &m->layers[l];
@@ -172,27 +182,38 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         /* attention block */
         for (int32_t i = 0; i < n; i++)
             cria_rmsnorm(d, ctx->x + i * d, L->attn_norm, hp->rms_eps, ctx->xb + i * d);
+        lap(ctx, CRIA_PROF_NORM);
         const cria_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
         float *const qkv_out[3] = {ctx->q, ctx->k, ctx->v};
         matmuls(ctx, nth, 3, qkv, qkv_out, ctx->xb, n);
+        lap(ctx, CRIA_PROF_QKV);
         for (int32_t i = 0; i < n; i++)
             qkv_epilogue(ctx, L, l, i);
+        lap(ctx, CRIA_PROF_ROPE);
         attention(ctx, b, l, nth);
+        lap(ctx, CRIA_PROF_ATTENTION);
         matmul(ctx, nth, &L->wo, ctx->att, n, ctx->xb);
+        lap(ctx, CRIA_PROF_WO);
         cria_add(n * d, ctx->x, ctx->xb);
+        lap(ctx, CRIA_PROF_RESIDUAL);
 
         /* feed-forward block */
         for (int32_t i = 0; i < n; i++)
             cria_rmsnorm(d, ctx->x + i * d, L->ffn_norm, hp->rms_eps, ctx->xb + i * d);
+        lap(ctx, CRIA_PROF_NORM);
         const cria_weight *gate_up[2] = {&L->w_gate, &L->w_up};
         float *const gate_up_out[2] = {ctx->hb, ctx->hb2};
         matmuls(ctx, nth, 2, gate_up, gate_up_out, ctx->xb, n);
+        lap(ctx, CRIA_PROF_GATE_UP);
         if (m->family->act == CRIA_ACT_GELU)
             cria_geglu(n * ff, ctx->hb, ctx->hb2);
         else
             vk->swiglu_f32(n * ff, ctx->hb, ctx->hb2);
+        lap(ctx, CRIA_PROF_ACT);
         matmul(ctx, nth, &L->w_down, ctx->hb, n, ctx->xb);
+        lap(ctx, CRIA_PROF_DOWN);
         cria_add(n * d, ctx->x, ctx->xb);
+        lap(ctx, CRIA_PROF_RESIDUAL);
     }
 
     if (n_out == 0)
@@ -201,5 +222,7 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         if (ctx->out_row[i] >= 0)
             cria_rmsnorm(d, ctx->x + i * d, m->output_norm, hp->rms_eps, ctx->out_x + ctx->out_row[i] * d);
     }
+    lap(ctx, CRIA_PROF_NORM);
     matmul(ctx, nth, &m->output, ctx->out_x, n_out, ctx->logits);
+    lap(ctx, CRIA_PROF_OUTPUT);
 }

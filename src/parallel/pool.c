@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -24,10 +25,23 @@
  */
 enum { POOL_SPIN = 20000, POOL_YIELD_EVERY = 1024 };
 
+/* One cache line per worker's finish time, so profiled workers do not share a line. */
+enum { POOL_FINISH_STRIDE = 8 };
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 struct cria_pool {
     int n_threads;
     int spin; /* iterations to spin before sleeping */
     uint64_t n_regions; /* parallel regions run (written by the caller only) */
+    bool profile;       /* time the joins (cria_pool_set_profile) */
+    int64_t wait_caller_ns, wait_workers_ns;
+    int64_t *finish_ns; /* [n_threads * POOL_FINISH_STRIDE]: when each worker finished its share (profiling) */
     bool oversubscribed;
     pthread_t *threads;
     /* Written by the caller before bumping `generation`; read by workers after. */
@@ -104,8 +118,11 @@ static void *worker_main(void *p)
         seen = wait_generation(pool, seen);
         if (atomic_load_explicit(&pool->stop, memory_order_acquire))
             return NULL;
-        if (ith < pool->nth)
+        if (ith < pool->nth) {
             pool->fn(pool->arg, ith, pool->nth);
+            if (pool->profile)
+                pool->finish_ns[ith * POOL_FINISH_STRIDE] = now_ns();
+        }
         /* The last one wakes a caller that gave up spinning (seq_cst: pairs with the caller's flag). */
         if (atomic_fetch_sub(&pool->remaining, 1) == 1 && atomic_load(&pool->caller_sleeping))
             futex_wake_all(&pool->remaining);
@@ -160,7 +177,10 @@ cria_status cria_pool_init_placed(int n_threads, const cria_placement *placement
     atomic_init(&pool->sleeping, 0);
     if (n_threads > 1) {
         pool->threads = calloc((size_t)n_threads, sizeof *pool->threads);
-        if (!pool->threads) {
+        pool->finish_ns = calloc((size_t)n_threads * POOL_FINISH_STRIDE, sizeof *pool->finish_ns);
+        if (!pool->threads || !pool->finish_ns) {
+            free(pool->threads);
+            free(pool->finish_ns);
             free(pool);
             return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for the thread pool");
         }
@@ -207,6 +227,7 @@ void cria_pool_free(cria_pool *pool)
             pthread_join(pool->threads[i], NULL);
     }
     free(pool->threads);
+    free(pool->finish_ns);
     free(pool);
 }
 
@@ -224,6 +245,17 @@ void cria_pool_set_poll(cria_pool *pool, int poll)
 {
     poll = poll < 0 ? 0 : poll > 100 ? 100 : poll;
     pool->spin = pool->oversubscribed ? 0 : POOL_SPIN / 50 * poll;
+}
+
+void cria_pool_set_profile(cria_pool *pool, bool on)
+{
+    pool->profile = on && pool->n_threads > 1;
+}
+
+void cria_pool_join_waits(const cria_pool *pool, int64_t *caller_ns, int64_t *workers_ns)
+{
+    *caller_ns = pool->wait_caller_ns;
+    *workers_ns = pool->wait_workers_ns;
 }
 
 static void record_cpu(void *arg, int ith, int nth)
@@ -277,5 +309,16 @@ void cria_pool_run(cria_pool *pool, int nth, cria_task_fn fn, void *arg)
     if (atomic_load(&pool->sleeping) > 0)
         futex_wake_all(&pool->generation);
     fn(arg, 0, nth);
+    if (!pool->profile) {
+        wait_done(pool);
+        return;
+    }
+    const int64_t t0 = now_ns();
     wait_done(pool);
+    const int64_t t1 = now_ns();
+    pool->wait_caller_ns += t1 - t0;
+    for (int i = 1; i < nth; i++) {
+        const int64_t idle = t1 - pool->finish_ns[i * POOL_FINISH_STRIDE];
+        pool->wait_workers_ns += idle > 0 ? idle : 0;
+    }
 }

@@ -8,6 +8,7 @@
 #define CRIA_PARALLEL_POOL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cria.h"
@@ -43,6 +44,15 @@ uint64_t cria_pool_regions(const cria_pool *pool);
  * Call between regions.
  */
 void cria_pool_set_poll(cria_pool *pool, int poll);
+
+/*
+ * Profiling of joins (off by default; call between regions). While on, each
+ * region adds to *caller_ns the time the calling thread waits at the join
+ * after finishing its own share, and to *workers_ns each worker's time from
+ * finishing its share to the end of the region. Off: no timer is read.
+ */
+void cria_pool_set_profile(cria_pool *pool, bool on);
+void cria_pool_join_waits(const cria_pool *pool, int64_t *caller_ns, int64_t *workers_ns);
 
 /* Runs one region on every thread; cpu_of_thread[i] gets the CPU thread i ran it on (pool size entries). */
 void cria_pool_where(cria_pool *pool, int *cpu_of_thread);
