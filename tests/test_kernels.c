@@ -694,6 +694,41 @@ static void test_vec_exp(void **state)
     free(x);
 }
 
+/* softmax_f32 of every table against a softmax in double, at lengths around every vector width. */
+static void test_vec_softmax(void **state)
+{
+    (void)state;
+    static const int64_t lens[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 100, 1000};
+    cria_isa isas[CRIA_ISA_COUNT];
+    const int n_isa = isa_levels(isas);
+    rng r = {31};
+    float x[1000], y[1000];
+    double want[1000];
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int64_t n = lens[li];
+        for (int64_t i = 0; i < n; i++)
+            x[i] = rng_float(&r, -30.0f, 30.0f) + (li % 2 ? 500.0f : 0.0f); /* large inputs: max first */
+        float max = x[0];
+        double sum = 0.0;
+        for (int64_t i = 1; i < n; i++)
+            max = x[i] > max ? x[i] : max;
+        for (int64_t i = 0; i < n; i++) /* x - max rounded to float as the kernels compute it */
+            sum += want[i] = exp((double)(x[i] - max));
+        for (int64_t i = 0; i < n; i++)
+            want[i] /= sum;
+        for (int ii = 0; ii < n_isa; ii++) {
+            memcpy(y, x, sizeof(float) * (size_t)n);
+            cria_vec_for(isas[ii])->softmax_f32(n, y);
+            double total = 0.0;
+            for (int64_t i = 0; i < n; i++) {
+                check_close((double)y[i], want[i], 4e-7 * want[i] + 1e-12, cria_isa_name(isas[ii]), (long)i);
+                total += (double)y[i];
+            }
+            check_close(total, 1.0, 1e-5, "softmax_f32 sum", (long)n);
+        }
+    }
+}
+
 /* swiglu_f32 of every table within a few ulp of the scalar table's g / (1 + expf(-g)) * u. */
 /*
  * Matmul tiles: every ISA's tile_f32 / tile_f16 against double sums at many
@@ -1303,7 +1338,8 @@ static void test_attention_fast(void **state)
     (void)state;
     static const struct {
         int32_t n_head, n_head_kv, head_dim;
-    } cfgs[] = {{4, 4, 16}, {8, 2, 64}, {6, 3, 20}, {2, 1, 7}, {4, 2, 8}, {4, 1, 32}, {2, 2, 128}};
+    } cfgs[] = {{4, 4, 16}, {8, 2, 64}, {6, 3, 20}, {2, 1, 7}, {4, 2, 8}, {4, 1, 32}, {2, 2, 128},
+                 {16, 1, 8}, {12, 1, 16}};
     static const struct {
         int32_t seq, pos;
     } queries[] = {{0, 5}, {0, 100}, {1, 1}, {1, 0}, {0, 0}, {3, 50}};
@@ -1403,6 +1439,7 @@ int main(void)
         cmocka_unit_test(test_vec_axpy),
         cmocka_unit_test(test_vec_conversions),
         cmocka_unit_test(test_vec_exp),
+        cmocka_unit_test(test_vec_softmax),
         cmocka_unit_test(test_vec_swiglu),
         cmocka_unit_test(test_vec_tiles),
         cmocka_unit_test(test_isa_parse),

@@ -111,8 +111,17 @@ void cria_attention(const cria_vec_kernels *k, const cria_attn_layer *a, int32_t
     k->f32_to_f16((int64_t)nh * hd, q + (int64_t)h0 * hd, half);
     k->f16_to_f32((int64_t)nh * hd, half, qr);
 
-    /* Scores: one pass over the keys; each cell row is converted once for its g query heads. */
-    for (int32_t j = 0; j < nv; j++) {
+    /* Heads of a multiple of 8 (every real model): the kernels take the cells eight at a time. */
+    const bool blocked = hd % 8 == 0;
+    if (blocked) {
+        for (int32_t kh = kh0; kh < kh1; kh++) {
+            const int64_t hl = (int64_t)(kh - kh0) * g; /* first query head of kh, local to the range */
+            k->attn_scores_f16(hd, g, qr + hl * hd, nv, idx, a->k + (int64_t)kh * hd, kv_dim, a->scale,
+                               sc + hl * nv, nv);
+        }
+    }
+    /* Otherwise one pass over the keys; each cell row is converted once for its g query heads. */
+    for (int32_t j = 0; j < nv && !blocked; j++) {
         k->f16_to_f32(seg, a->k + idx[j] * kv_dim + (int64_t)kh0 * hd, row);
         for (int32_t h = 0; h < nh; h++) {
             const float *kr = row + (int64_t)(h / g) * hd, *qh = qr + (int64_t)h * hd;
@@ -122,22 +131,19 @@ void cria_attention(const cria_vec_kernels *k, const cria_attn_layer *a, int32_t
 
     /* Softmax per head; the probabilities rounded to half precision like the reference's V product. */
     for (int32_t h = 0; h < nh; h++) {
-        float *s = sc + (int64_t)h * nv, max = -INFINITY;
-        for (int32_t j = 0; j < nv; j++)
-            max = s[j] > max ? s[j] : max;
-        for (int32_t j = 0; j < nv; j++)
-            s[j] -= max;
-        k->exp_f32(nv, s, s);
-        double sum = 0.0;
-        for (int32_t j = 0; j < nv; j++)
-            sum += (double)s[j];
-        const float inv = (float)(1.0 / sum);
-        for (int32_t j = 0; j < nv; j++)
-            s[j] *= inv;
+        float *s = sc + (int64_t)h * nv;
+        k->softmax_f32(nv, s);
         k->f32_to_f16(nv, s, half);
         k->f16_to_f32(nv, half, s);
     }
 
+    if (blocked) {
+        for (int32_t kh = kh0; kh < kh1; kh++) {
+            const int64_t hl = (int64_t)(kh - kh0) * g;
+            k->attn_values_f16(hd, g, sc + hl * nv, nv, nv, idx, a->v + (int64_t)kh * hd, kv_dim, o + hl * hd);
+        }
+        return;
+    }
     /* Values: one pass; each cell row converted once and added into every head of the range. */
     for (int32_t j = 0; j < nv; j++) {
         k->f16_to_f32(seg, a->v + idx[j] * kv_dim + (int64_t)kh0 * hd, row);

@@ -29,6 +29,8 @@ typedef struct cria_vec_kernels {
     void (*bf16_to_f32)(int64_t n, const uint16_t *x, float *y);
     /* y[i] = exp(x[i]); y may alias x. SIMD versions are within 2 ulp of libm's expf. */
     void (*exp_f32)(int64_t n, const float *x, float *y);
+    /* x[i] = exp(x[i] - max) / sum, the sum taken in double; n >= 1, finite inputs */
+    void (*softmax_f32)(int64_t n, float *x);
     /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] */
     void (*swiglu_f32)(int64_t n, float *g, const float *u);
     /*
@@ -50,6 +52,17 @@ typedef struct cria_vec_kernels {
      */
     void (*tile_f16)(int64_t n, int nr, const uint16_t *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
                      int64_t ys);
+    /*
+     * Attention over a half-precision cache, head_dim hd a multiple of 8.
+     * Cell j of the nv is row idx[j] of k / v, rows ks / vs halves apart.
+     * Scores: s[h * ss + j] = scale * dot(q + h * hd, k row idx[j]) for nq
+     * query heads (q already rounded to half precision, stored as floats).
+     * Values: o[h * hd + d] += sum over j of p[h * ps + j] * v row idx[j][d].
+     */
+    void (*attn_scores_f16)(int32_t hd, int32_t nq, const float *q, int32_t nv, const int32_t *idx,
+                            const uint16_t *k, int64_t ks, float scale, float *s, int64_t ss);
+    void (*attn_values_f16)(int32_t hd, int32_t nq, const float *p, int64_t ps, int32_t nv, const int32_t *idx,
+                            const uint16_t *v, int64_t vs, float *o);
 } cria_vec_kernels;
 
 extern const cria_vec_kernels cria_vec_scalar;

@@ -5,6 +5,7 @@
 
 #include "base/fp16.h"
 #include "kernels/vec.h"
+#include "kernels/attn_x86.h"
 
 static float hsum256(__m256 v)
 {
@@ -185,6 +186,39 @@ static void exp_f32(int64_t n, const float *x, float *y)
         y[i] = expf(x[i]);
 }
 
+static void softmax_f32(int64_t n, float *x)
+{
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float max = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    for (; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    const __m256 mx = _mm256_set1_ps(max);
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), mx));
+        _mm256_storeu_ps(x + i, e);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double part[4];
+    _mm256_storeu_pd(part, _mm256_add_pd(s0, s1));
+    double sum = (part[0] + part[1]) + (part[2] + part[3]);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += (double)x[i];
+    }
+    const __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++)
+        x[i] *= _mm256_cvtss_f32(inv);
+}
+
 static void swiglu_f32(int64_t n, float *g, const float *u)
 {
     const __m256 one = _mm256_set1_ps(1.0f);
@@ -303,9 +337,12 @@ const cria_vec_kernels cria_vec_avx2 = {
     .f32_to_bf16 = f32_to_bf16,
     .bf16_to_f32 = bf16_to_f32,
     .exp_f32 = exp_f32,
+    .softmax_f32 = softmax_f32,
     .swiglu_f32 = swiglu_f32,
     .tile_rows = T_ROWS,
     .tile_toks = T_TOKS,
     .tile_f32 = tile_f32,
     .tile_f16 = tile_f16,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_values_f16 = attn_values_f16,
 };

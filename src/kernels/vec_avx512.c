@@ -5,6 +5,7 @@
 
 #include "base/fp16.h"
 #include "kernels/vec.h"
+#include "kernels/attn_x86.h"
 
 static __m512 load_f16(const uint16_t *p)
 {
@@ -175,6 +176,36 @@ static void exp_f32(int64_t n, const float *x, float *y)
     }
 }
 
+static void softmax_f32(int64_t n, float *x)
+{
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
+    const __mmask16 tail = tail_mask(n - i);
+    if (i < n)
+        vmax = _mm512_mask_max_ps(vmax, tail, vmax, _mm512_maskz_loadu_ps(tail, x + i));
+    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0;
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), mx));
+        _mm512_storeu_ps(x + i, e);
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    if (i < n) {
+        const __m512 e = _mm512_maskz_mov_ps(tail, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + i), mx)));
+        _mm512_mask_storeu_ps(x + i, tail, e);
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    const __m512 inv = _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(s0, s1))));
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
+    if (i < n)
+        _mm512_mask_storeu_ps(x + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, x + i), inv));
+}
+
 static void swiglu_f32(int64_t n, float *g, const float *u)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
@@ -317,9 +348,12 @@ const cria_vec_kernels cria_vec_avx512 = {
     .f32_to_bf16 = f32_to_bf16,
     .bf16_to_f32 = bf16_to_f32,
     .exp_f32 = exp_f32,
+    .softmax_f32 = softmax_f32,
     .swiglu_f32 = swiglu_f32,
     .tile_rows = T_ROWS,
     .tile_toks = T_TOKS,
     .tile_f32 = tile_f32,
     .tile_f16 = tile_f16,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_values_f16 = attn_values_f16,
 };

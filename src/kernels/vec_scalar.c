@@ -70,6 +70,21 @@ static void exp_f32(int64_t n, const float *x, float *y)
         y[i] = expf(x[i]);
 }
 
+static void softmax_f32(int64_t n, float *x)
+{
+    float max = x[0];
+    for (int64_t i = 1; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += (double)x[i];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
 static void swiglu_f32(int64_t n, float *g, const float *u)
 {
     for (int64_t i = 0; i < n; i++)
@@ -98,6 +113,33 @@ static void tile_f16(int64_t n, int nr, const uint16_t *w, int64_t ws, int nt, c
     }
 }
 
+static void attn_scores_f16(int32_t hd, int32_t nq, const float *q, int32_t nv, const int32_t *idx,
+                            const uint16_t *k, int64_t ks, float scale, float *s, int64_t ss)
+{
+    for (int32_t h = 0; h < nq; h++) {
+        for (int32_t j = 0; j < nv; j++) {
+            const uint16_t *kr = k + (int64_t)idx[j] * ks;
+            float sum = 0.0f;
+            for (int32_t d = 0; d < hd; d++)
+                sum += q[(int64_t)h * hd + d] * cria_fp16_to_f32(kr[d]);
+            s[(int64_t)h * ss + j] = sum * scale;
+        }
+    }
+}
+
+static void attn_values_f16(int32_t hd, int32_t nq, const float *p, int64_t ps, int32_t nv, const int32_t *idx,
+                            const uint16_t *v, int64_t vs, float *o)
+{
+    for (int32_t h = 0; h < nq; h++) {
+        for (int32_t j = 0; j < nv; j++) {
+            const uint16_t *vr = v + (int64_t)idx[j] * vs;
+            const float pj = p[(int64_t)h * ps + j];
+            for (int32_t d = 0; d < hd; d++)
+                o[(int64_t)h * hd + d] += pj * cria_fp16_to_f32(vr[d]);
+        }
+    }
+}
+
 const cria_vec_kernels cria_vec_scalar = {
     .isa = CRIA_ISA_SCALAR,
     .dot_f32 = dot_f32,
@@ -110,9 +152,12 @@ const cria_vec_kernels cria_vec_scalar = {
     .f32_to_bf16 = f32_to_bf16,
     .bf16_to_f32 = bf16_to_f32,
     .exp_f32 = exp_f32,
+    .softmax_f32 = softmax_f32,
     .swiglu_f32 = swiglu_f32,
     .tile_rows = 4,
     .tile_toks = 4,
     .tile_f32 = tile_f32,
     .tile_f16 = tile_f16,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_values_f16 = attn_values_f16,
 };
