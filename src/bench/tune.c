@@ -37,10 +37,10 @@ typedef struct tune_plan {
 } tune_plan;
 
 static const tune_plan quick_plan = {.n_prompt = 32, .n_gen = 16, .reps = 2, .rounds = 2,
-                                     .polls = {0, 50, 100}, .n_polls = 3, .work_step = 4, .kernel_reps = 5};
+                                     .polls = {0, 50, 100}, .n_polls = 3, .work_step = 4, .kernel_reps = 40};
 static const tune_plan full_plan = {.n_prompt = 128, .n_gen = 64, .reps = 3, .rounds = 3,
                                     .polls = {0, 10, 25, 50, 75, 100}, .n_polls = 6, .work_step = 2,
-                                    .kernel_reps = 9};
+                                    .kernel_reps = 100};
 
 enum { KIND_PP, KIND_TG, KIND_POLL, KIND_CFG, KIND_COUNT };
 static const char *const kind_names[KIND_COUNT] = {"pp threads", "tg threads", "poll", "batch NxT"};
@@ -194,7 +194,11 @@ typedef struct kernel_bench {
 
 typedef void (*kernel_fn)(const kernel_bench *kb, void *arg, int nth);
 
-/* Nanoseconds per call of fn at nth threads: calls repeated for at least 200 us, best of one window. */
+/*
+ * Nanoseconds per call of fn at nth threads over one short window (at least
+ * 20 us). Windows are short so that many of them fall between the
+ * preemptions of a busy machine: the best window is the kernel's own cost.
+ */
 static double window_ns(const kernel_bench *kb, kernel_fn fn, void *arg, int nth)
 {
     int64_t t0 = now_ns(), t;
@@ -203,7 +207,7 @@ static double window_ns(const kernel_bench *kb, kernel_fn fn, void *arg, int nth
         fn(kb, arg, nth);
         calls++;
         t = now_ns();
-    } while (t - t0 < 200000);
+    } while (t - t0 < 20000);
     return (double)(t - t0) / (double)calls;
 }
 
