@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Drives cria serve with the official OpenAI client library (npm "openai"), as the issue asks: models,
-# completions and chat completions, plain and streamed, and a wrong API key. Not part of `make test`
+# completions and chat completions, plain and streamed, log-probabilities, and a wrong API key. Not part of `make test`
 # (it needs the npm registry): run it by hand. The client goes into a temporary folder outside the repo.
 #
 #   scripts/openai-client-check.sh [build/cria] [MODEL] [VOCAB]
@@ -48,9 +48,25 @@ for await (const ch of await client.chat.completions.create({ model: "m", messag
   delta += ch.choices[0]?.delta?.content ?? "";
 assert.equal(delta, chat.choices[0].message.content);
 
+const lp = await client.completions.create({ model: "m", prompt: "Once upon a time", max_tokens: 8, temperature: 0,
+                                            logprobs: 3 });
+assert.equal(lp.choices[0].logprobs.tokens.join(""), lp.choices[0].text);
+assert.equal(Object.keys(lp.choices[0].logprobs.top_logprobs[0]).length, 3);
+const chatLp = await client.chat.completions.create({ model: "m", messages, max_tokens: 8, temperature: 0,
+                                                      logprobs: true, top_logprobs: 2 });
+const entries = chatLp.choices[0].logprobs.content;
+assert.equal(entries.length, chatLp.usage.completion_tokens);
+assert.ok(entries.every((e) => e.logprob <= 0 && e.top_logprobs.length === 2 && e.top_logprobs[0].token === e.token));
+let streamedLp = [];
+for await (const ch of await client.chat.completions.create({ model: "m", messages, max_tokens: 8, temperature: 0,
+                                                               logprobs: true, top_logprobs: 2, stream: true }))
+  streamedLp = streamedLp.concat(ch.choices[0]?.logprobs?.content ?? []);
+assert.deepEqual(streamedLp.map((e) => e.token), entries.map((e) => e.token));
+
 const bad = new OpenAI({ apiKey: "wrong", baseURL, maxRetries: 0 });
 await assert.rejects(bad.models.list(), (e) => e.status === 401);
 await assert.rejects(client.completions.create({ model: "m", prompt: "Hi", max_tokens: -1 }), (e) => e.status === 400);
+await assert.rejects(client.chat.completions.create({ model: "m", messages, top_logprobs: 2 }), (e) => e.status === 400);
 console.log("openai-client-check: ok (" + JSON.stringify(c.choices[0].text) + ")");
 EOF
 PORT=$port node "$tmp/check.mjs"

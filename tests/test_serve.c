@@ -3,12 +3,14 @@
  * stories260K on a loopback port it picks itself (--port 0, read back from
  * its "listening on" line), and curl drives it: health, models, a greedy
  * completion equal to cria run's, usage, stop strings, streaming framing,
- * chat (plain and streamed), tokenize/detokenize, API-key rejection, every
+ * chat (plain and streamed), log-probabilities (against a log-softmax of
+ * cria run --dump-logits, and streamed against whole), tokenize/detokenize, API-key rejection, every
  * bad input (400, 404, 405, 413, 503), a client that disconnects mid-stream
  * (its slot is freed: /metrics), a bounded load test and a clean SIGTERM.
  * The chat template detection and rendering are checked in-process.
  * Every server is killed in the group teardown, also when a test fails.
  */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -214,7 +216,7 @@ static int setup(void **state)
     free(out);
     if (!server_start(&main_srv, "-np 4 -c 16384 --api-key " KEY " --max-body 64"))
         return -1;
-    if (!server_start(&timeout_srv, "-np 1 -c 4096 --timeout 1 --log-disable"))
+    if (!server_start(&timeout_srv, "-np 1 -c 32768 --timeout 1 --log-disable"))
         return -1;
     return server_start(&small_srv, "-np 1 -c 2048 --max-queue 1 --log-disable") ? 0 : -1;
 }
@@ -429,6 +431,259 @@ static void test_chat(void **state)
     free(r.body);
 }
 
+/* The log-softmax of cria run's logits after PROMPT, sorted descending, in lsm[0, n_vocab); returns n_vocab. */
+static int ref_logsoftmax(double *lsm, int cap)
+{
+    const char *f = test_tmp_path(".logits");
+    char args[768];
+    snprintf(args, sizeof args, "run -m %s --vocab %s -p '%s' -n 1 --temp 0 -t 1 --log-disable --dump-logits %s",
+             test_shared(CKPT), test_shared(TOK512), PROMPT, f);
+    assert_int_equal(test_run_cria(args, NULL, NULL), 0);
+    size_t size = 0;
+    char *raw = test_read_file(f, &size);
+    unlink(f);
+    assert_non_null(raw);
+    const int n = (int)(size / sizeof(float));
+    assert_true(n > 0 && n <= cap);
+    double mx = -INFINITY, sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        float x;
+        memcpy(&x, raw + (size_t)i * sizeof x, sizeof x);
+        lsm[i] = (double)x;
+        mx = lsm[i] > mx ? lsm[i] : mx;
+    }
+    for (int i = 0; i < n; i++)
+        sum += exp(lsm[i] - mx);
+    for (int i = 0; i < n; i++)
+        lsm[i] -= mx + log(sum);
+    free(raw);
+    for (int i = 1; i < n; i++) { /* insertion sort, descending: a few hundred entries */
+        const double v = lsm[i];
+        int j = i;
+        for (; j > 0 && lsm[j - 1] < v; j--)
+            lsm[j] = lsm[j - 1];
+        lsm[j] = v;
+    }
+    return n;
+}
+
+static bool near(double got, double want)
+{
+    return fabs(got - want) <= 1e-3 * (1.0 + fabs(want));
+}
+
+/* Checks one generated token's logprob and its top alternatives (values in order, as given). */
+static void check_entry(double lp, const double *top, int n_top, int want_top)
+{
+    assert_true(lp <= 0.0);
+    assert_int_equal(n_top, want_top);
+    double mass = 0.0;
+    for (int k = 0; k < n_top; k++) {
+        assert_true(top[k] <= 0.0);
+        assert_true(k == 0 || top[k] <= top[k - 1]);
+        mass += exp(top[k]);
+    }
+    assert_true(mass <= 1.0 + 1e-5);
+    if (n_top > 0)
+        assert_true(top[0] == lp); /* greedy: the chosen token is the most likely */
+}
+
+/* Appends the entries of a completions logprobs object to the arrays of acc (created by the caller). */
+static void add_completion_lp(cJSON *acc, const cJSON *lp)
+{
+    static const char *const keys[4] = {"tokens", "token_logprobs", "top_logprobs", "text_offset"};
+    const int n = cJSON_GetArraySize(path_get(lp, "tokens", NULL));
+    for (int k = 0; k < 4; k++) {
+        const cJSON *a = path_get(lp, keys[k], NULL);
+        assert_true(cJSON_IsArray(a));
+        assert_int_equal(cJSON_GetArraySize(a), n);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, a)
+            cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(acc, keys[k]), cJSON_Duplicate(x, true));
+    }
+}
+
+static cJSON *empty_completion_lp(void)
+{
+    cJSON *acc = cJSON_CreateObject();
+    cJSON_AddArrayToObject(acc, "tokens");
+    cJSON_AddArrayToObject(acc, "token_logprobs");
+    cJSON_AddArrayToObject(acc, "top_logprobs");
+    cJSON_AddArrayToObject(acc, "text_offset");
+    return acc;
+}
+
+/*
+ * /v1/completions with logprobs: the first token's value and top 5 equal a
+ * log-softmax of cria run's logits; every entry is well-formed; the tokens
+ * spell the text at their offsets; streamed chunks carry entries adding up
+ * to the whole response; n_probs does the same; absent, logprobs is null.
+ */
+static void test_logprobs(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    static double ref[4096];
+    ref_logsoftmax(ref, 4096);
+    reply r = post(&main_srv, "/v1/completions",
+                   "{\"prompt\": \"" PROMPT "\", \"max_tokens\": 16, \"temperature\": 0, \"logprobs\": 5}");
+    assert_int_equal(r.status, 200);
+    cJSON *j = json_of(&r);
+    free(r.body);
+    const cJSON *lp = path_get(choice0(j), "logprobs", NULL);
+    const char *text = path_get(choice0(j), "text", NULL)->valuestring;
+    const int n = cJSON_GetArraySize(path_get(lp, "tokens", NULL));
+    assert_int_equal(n, path_get(j, "usage", "completion_tokens")->valueint);
+    assert_int_equal(n, 16);
+    assert_memory_equal(text, ref_text, strlen(text)); /* the same greedy text */
+    cJSON *whole = empty_completion_lp();
+    add_completion_lp(whole, lp);
+    for (int i = 0; i < n; i++) {
+        const char *tok = cJSON_GetArrayItem(path_get(lp, "tokens", NULL), i)->valuestring;
+        const double v = cJSON_GetArrayItem(path_get(lp, "token_logprobs", NULL), i)->valuedouble;
+        const int off = cJSON_GetArrayItem(path_get(lp, "text_offset", NULL), i)->valueint;
+        const cJSON *alts = cJSON_GetArrayItem(path_get(lp, "top_logprobs", NULL), i), *a;
+        double top[8];
+        int n_top = 0;
+        cJSON_ArrayForEach(a, alts) {
+            assert_true(n_top < 8 && cJSON_IsNumber(a));
+            top[n_top++] = a->valuedouble;
+        }
+        check_entry(v, top, n_top, 5);
+        assert_string_equal(alts->child->string, tok);
+        /* this story's tokens are ASCII: each one's text is at its offset */
+        assert_memory_equal(text + off, tok, strlen(tok));
+        if (i == 0) {
+            assert_int_equal(off, 0);
+            if (!near(v, ref[0]))
+                fail_msg("first token: logprob %.6f, cria run's logits give %.6f", v, ref[0]);
+            for (int k = 0; k < 5; k++)
+                assert_true(near(top[k], ref[k]));
+        }
+    }
+    /* streamed (and through n_probs): the chunks' entries add up to the whole, each with its chunk's text */
+    r = post(&main_srv, "/v1/completions",
+             "{\"prompt\": \"" PROMPT "\", \"max_tokens\": 16, \"temperature\": 0, \"n_probs\": 5, \"stream\": true}");
+    assert_int_equal(r.status, 200);
+    cJSON *ev = sse_events(r.body);
+    free(r.body);
+    cJSON *parts = empty_completion_lp();
+    size_t at = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, ev) {
+        const cJSON *c = choice0(e);
+        const cJSON *offs = path_get(path_get(c, "logprobs", NULL), "text_offset", NULL);
+        const size_t len = strlen(path_get(c, "text", NULL)->valuestring);
+        const cJSON *o;
+        cJSON_ArrayForEach(o, offs) /* a chunk's tokens start at or before the end of the text sent so far */
+            assert_true((size_t)o->valueint <= at + len);
+        at += len;
+        add_completion_lp(parts, path_get(c, "logprobs", NULL));
+    }
+    static const char *const keys[4] = {"tokens", "token_logprobs", "top_logprobs", "text_offset"};
+    for (int k = 0; k < 4; k++) {
+        const cJSON *x = path_get(parts, keys[k], NULL), *y = path_get(whole, keys[k], NULL);
+        assert_int_equal(cJSON_GetArraySize(x), n);
+        for (int i = 0; i < n; i++) {
+            const cJSON *xi = cJSON_GetArrayItem(x, i), *yi = cJSON_GetArrayItem(y, i);
+            if (k == 1)
+                assert_true(near(xi->valuedouble, yi->valuedouble));
+            else if (k != 2)
+                assert_true(cJSON_Compare(xi, yi, true));
+            else
+                assert_int_equal(cJSON_GetArraySize(xi), cJSON_GetArraySize(yi));
+        }
+    }
+    cJSON_Delete(parts);
+    cJSON_Delete(ev);
+    cJSON_Delete(whole);
+    cJSON_Delete(j);
+
+    /* not asked: null; logprobs 0: the chosen tokens only */
+    r = post(&main_srv, "/v1/completions", "{\"prompt\": \"" PROMPT "\", \"max_tokens\": 4, \"temperature\": 0}");
+    j = json_of(&r);
+    assert_true(cJSON_IsNull(path_get(choice0(j), "logprobs", NULL)));
+    cJSON_Delete(j);
+    free(r.body);
+    r = post(&main_srv, "/v1/completions",
+             "{\"prompt\": \"" PROMPT "\", \"max_tokens\": 4, \"temperature\": 0, \"logprobs\": 0}");
+    j = json_of(&r);
+    lp = path_get(choice0(j), "logprobs", NULL);
+    assert_int_equal(cJSON_GetArraySize(path_get(lp, "token_logprobs", NULL)), 4);
+    assert_true(near(cJSON_GetArrayItem(path_get(lp, "token_logprobs", NULL), 0)->valuedouble, ref[0]));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(path_get(lp, "top_logprobs", NULL), 0)), 0);
+    cJSON_Delete(j);
+    free(r.body);
+}
+
+#define CHAT_LP_BODY(more)                                                                                         \
+    "{\"messages\": [{\"role\": \"user\", \"content\": \"A dog\"}], \"max_tokens\": 10, "                              \
+    "\"temperature\": 0, \"logprobs\": true, \"top_logprobs\": 3" more "}"
+
+/* Chat: logprobs true with top_logprobs: content entries with bytes; streamed entries add up to the whole. */
+static void test_chat_logprobs(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    reply r = post(&main_srv, "/v1/chat/completions", CHAT_LP_BODY(""));
+    assert_int_equal(r.status, 200);
+    cJSON *j = json_of(&r);
+    free(r.body);
+    const cJSON *content = path_get(path_get(choice0(j), "logprobs", NULL), "content", NULL);
+    const int n = cJSON_GetArraySize(content);
+    assert_int_equal(n, path_get(j, "usage", "completion_tokens")->valueint);
+    char spelled[4096] = "";
+    const cJSON *e;
+    cJSON_ArrayForEach(e, content) {
+        const char *tok = path_get(e, "token", NULL)->valuestring;
+        const cJSON *bytes = path_get(e, "bytes", NULL), *x;
+        char raw[256];
+        int nb = 0;
+        cJSON_ArrayForEach(x, bytes) {
+            assert_true(nb < 255 && x->valueint >= 0 && x->valueint < 256);
+            raw[nb++] = (char)x->valueint;
+        }
+        raw[nb] = '\0';
+        assert_string_equal(raw, tok); /* ASCII tokens: bytes spell the token */
+        strcat(spelled, tok);
+        double top[8];
+        int n_top = 0;
+        cJSON_ArrayForEach(x, path_get(e, "top_logprobs", NULL)) {
+            assert_true(n_top < 8 && cJSON_IsArray(path_get(x, "bytes", NULL)));
+            top[n_top++] = path_get(x, "logprob", NULL)->valuedouble;
+        }
+        check_entry(path_get(e, "logprob", NULL)->valuedouble, top, n_top, 3);
+        assert_string_equal(path_get(path_get(e, "top_logprobs", NULL)->child, "token", NULL)->valuestring, tok);
+    }
+    assert_string_equal(spelled, path_get(path_get(choice0(j), "message", NULL), "content", NULL)->valuestring);
+
+    r = post(&main_srv, "/v1/chat/completions", CHAT_LP_BODY(", \"stream\": true"));
+    assert_int_equal(r.status, 200);
+    cJSON *ev = sse_events(r.body);
+    free(r.body);
+    int i = 0;
+    const cJSON *chunk;
+    cJSON_ArrayForEach(chunk, ev) {
+        cJSON_ArrayForEach(e, path_get(path_get(choice0(chunk), "logprobs", NULL), "content", NULL)) {
+            const cJSON *w = cJSON_GetArrayItem(content, i++);
+            assert_non_null(w);
+            assert_string_equal(path_get(e, "token", NULL)->valuestring, path_get(w, "token", NULL)->valuestring);
+            assert_true(near(path_get(e, "logprob", NULL)->valuedouble, path_get(w, "logprob", NULL)->valuedouble));
+            assert_int_equal(cJSON_GetArraySize(path_get(e, "top_logprobs", NULL)), 3);
+        }
+    }
+    assert_int_equal(i, n);
+    cJSON_Delete(ev);
+    cJSON_Delete(j);
+
+    r = post(&main_srv, "/v1/chat/completions",
+             "{\"messages\": [{\"role\": \"user\", \"content\": \"A dog\"}], \"max_tokens\": 2}");
+    j = json_of(&r);
+    assert_true(cJSON_IsNull(path_get(choice0(j), "logprobs", NULL)));
+    cJSON_Delete(j);
+    free(r.body);
+}
+
 static void test_tokenize_detokenize(void **state)
 {
     (void)state;
@@ -485,6 +740,22 @@ static void test_bad_input(void **state)
     expect_error(post(&main_srv, "/v1/chat/completions", "{\"messages\": \"hi\"}"), 400, NULL);
     expect_error(post(&main_srv, "/v1/chat/completions", "{\"messages\": []}"), 400, NULL);
     expect_error(post(&main_srv, "/v1/chat/completions", "{\"messages\": [{\"content\": \"x\"}]}"), 400, NULL);
+    static const char *const bad_lp[] = {
+        "{\"prompt\": \"Hi\", \"logprobs\": true}", "{\"prompt\": \"Hi\", \"logprobs\": 21}",
+        "{\"prompt\": \"Hi\", \"logprobs\": -1}",   "{\"prompt\": \"Hi\", \"logprobs\": 2.5}",
+        "{\"prompt\": \"Hi\", \"logprobs\": \"5\"}", "{\"prompt\": \"Hi\", \"n_probs\": 100}",
+    };
+    for (size_t i = 0; i < sizeof bad_lp / sizeof *bad_lp; i++)
+        expect_error(post(&main_srv, c, bad_lp[i]), 400, NULL);
+    static const char *const bad_chat_lp[] = {"\"logprobs\": 3", "\"top_logprobs\": 2",
+                                              "\"logprobs\": false, \"top_logprobs\": 2",
+                                              "\"logprobs\": true, \"top_logprobs\": 25",
+                                              "\"logprobs\": true, \"top_logprobs\": \"all\""};
+    for (size_t i = 0; i < sizeof bad_chat_lp / sizeof *bad_chat_lp; i++) {
+        char b[256];
+        snprintf(b, sizeof b, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], %s}", bad_chat_lp[i]);
+        expect_error(post(&main_srv, "/v1/chat/completions", b), 400, NULL);
+    }
     /* a prompt longer than a slot's 4096 tokens (several per word here), within the 64 KiB body limit */
     size_t cap = 64000, n = 0;
     char *big = malloc(cap);
@@ -603,10 +874,10 @@ static void test_timeout(void **state)
 {
     (void)state;
     NEED_SERVER();
-    /* 4000 tokens take seconds: --timeout 1 cancels the request and answers 504 */
+    /* 32000 tokens take many seconds (4000 took under one): --timeout 1 cancels the request and answers 504 */
     const int64_t t0 = cria_time_us();
     expect_error(http(&timeout_srv, "POST", "/v1/completions",
-                      "{\"prompt\": \"Once\", \"max_tokens\": 4000, \"ignore_eos\": true}", NULL, NULL),
+                      "{\"prompt\": \"Once\", \"max_tokens\": 32000, \"ignore_eos\": true}", NULL, NULL),
                  504, "timeout");
     assert_true(cria_time_us() - t0 < 3000000);
     reply r = http(&timeout_srv, "POST", "/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 4}", NULL, NULL);
@@ -765,6 +1036,8 @@ int main(void)
         cmocka_unit_test(test_stop_string),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_chat),
+        cmocka_unit_test(test_logprobs),
+        cmocka_unit_test(test_chat_logprobs),
         cmocka_unit_test(test_tokenize_detokenize),
         cmocka_unit_test(test_api_key),
         cmocka_unit_test(test_bad_input),

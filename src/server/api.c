@@ -426,8 +426,9 @@ static bool add_chat_token(cJSON *obj, const cria_api_result *r, cria_token t, f
     char raw[256];
     int32_t n_raw;
     char *tok = token_text(r, t, raw, (int32_t)sizeof raw, &n_raw);
-    cJSON *bytes = tok ? cJSON_AddArrayToObject(obj, "bytes") : NULL;
-    bool ok = bytes && cJSON_AddStringToObject(obj, "token", tok) && cJSON_AddNumberToObject(obj, "logprob", logprob);
+    cJSON *bytes = NULL;
+    bool ok = tok && cJSON_AddStringToObject(obj, "token", tok) && cJSON_AddNumberToObject(obj, "logprob", logprob) &&
+              (bytes = cJSON_AddArrayToObject(obj, "bytes"));
     for (int32_t i = 0; ok && i < n_raw; i++)
         ok = cJSON_AddItemToArray(bytes, cJSON_CreateNumber((unsigned char)raw[i]));
     free(tok);
