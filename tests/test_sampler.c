@@ -567,6 +567,10 @@ static void test_order(void **state)
     p.temp = 0.0f;
     p.penalty_repeat = 100.0f;
     c = cria_sampler_chain_from_params(&p, NULL, 4, 64);
+    /* the samplers that only drop tokens below the best are left out: they cannot change the pick */
+    assert_int_equal(cria_sampler_chain_n(c), 3);
+    assert_string_equal(cria_sampler_name(cria_sampler_chain_get(c, 0)), "penalties");
+    assert_string_equal(cria_sampler_name(cria_sampler_chain_get(c, 1)), "dry");
     assert_string_equal(cria_sampler_name(cria_sampler_chain_get(c, cria_sampler_chain_n(c) - 1)), "greedy");
     const float logits[4] = {1.0f, 3.0f, 2.0f, 0.0f};
     assert_int_equal(cria_sampler_sample(c, logits, 4), 1);
@@ -874,7 +878,7 @@ static void test_cli_flags(void **state)
         const char *flags, *chain;
     } ok[] = {
         {"", "logits -> penalties -> dry -> top-n-sigma -> top-k -> typical -> top-p -> min-p -> xtc -> temp-ext -> dist"},
-        {"--temp 0", "-> temp-ext -> greedy"},
+        {"--temp 0", "logits -> penalties -> dry -> greedy"}, /* the rest cannot change the argmax */
         {"--samplers 'top_k;typical;top_p;min_p;temperature'", "logits -> top-k -> typical -> top-p -> min-p -> temp-ext -> dist"},
         {"--sampling-seq kt", "logits -> top-k -> temp-ext -> dist"},
         {"-l 13+1 --logit-bias 2-inf", "logits -> logit-bias -> penalties"},

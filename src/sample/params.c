@@ -175,6 +175,30 @@ static cria_sampler *make(const cria_sampler_params *p, cria_sampler_type t, con
     return NULL;
 }
 
+/*
+ * With temp <= 0 the chain ends in greedy, and these samplers only ever drop
+ * tokens below the best one, so they cannot change the pick: leave them out
+ * (sorting the vocabulary for top-k costs more than the forward pass of a
+ * small model). Not when XTC is on: it drops the best tokens, judged by
+ * probabilities over whatever the samplers before it left.
+ */
+static bool keeps_argmax(const cria_sampler_params *p, cria_sampler_type t)
+{
+    const bool xtc_on = p->xtc_probability > 0.0f && p->xtc_threshold <= 0.5f;
+    switch (t) {
+    case CRIA_SAMPLER_TOP_N_SIGMA:
+    case CRIA_SAMPLER_TOP_K:
+    case CRIA_SAMPLER_TYPICAL:
+    case CRIA_SAMPLER_TOP_P:
+    case CRIA_SAMPLER_MIN_P:
+    case CRIA_SAMPLER_TEMPERATURE:
+    case CRIA_SAMPLER_XTC: /* off, it changes nothing */
+        return !xtc_on;
+    default:
+        return false;
+    }
+}
+
 cria_sampler *cria_sampler_chain_from_params(const cria_sampler_params *p, const cria_model *model, int32_t n_vocab,
                                              int32_t n_ctx)
 {
@@ -188,8 +212,11 @@ cria_sampler *cria_sampler_chain_from_params(const cria_sampler_params *p, const
     if (p->n_logit_bias > 0)
         ok = cria_sampler_chain_add(chain, cria_sampler_init_logit_bias(n_vocab, p->n_logit_bias, p->logit_bias));
     if (p->mirostat == 0) {
-        for (int32_t i = 0; ok && i < p->n_order; i++)
+        for (int32_t i = 0; ok && i < p->n_order; i++) {
+            if (p->temp <= 0.0f && keeps_argmax(p, p->order[i]))
+                continue;
             ok = cria_sampler_chain_add(chain, make(p, p->order[i], model, n_vocab, n_ctx));
+        }
         /* temp <= 0 leaves one finite logit: select it without a random draw */
         if (ok)
             ok = cria_sampler_chain_add(chain, p->temp > 0.0f ? cria_sampler_init_dist(p->seed)
