@@ -494,8 +494,6 @@ cria_status cria_tune_run(const cria_tune_params *p, cria_tuning *out, cria_erro
     const cand *pp = best_of(s, KIND_PP), *tg = best_of(s, KIND_TG);
     out->n_threads_batch = pp->threads;
     out->n_threads = tg->threads;
-    cand_rows(s, out, KIND_PP, pp);
-    cand_rows(s, out, KIND_TG, tg);
 
     if (top > 1) {
         /* 2. --poll, where it matters: generation on its threads (or the prompt's, if generation runs on one). */
@@ -518,6 +516,17 @@ cria_status cria_tune_run(const cria_tune_params *p, cria_tuning *out, cria_erro
         /* Ties go to the first listed: 0 (sleep at once) burns the least CPU. */
         const cand *poll = best_of(s, KIND_POLL);
         out->poll = poll->poll;
+        /* The thread search ran at poll 50: threads that lost there may win at the poll found (sleeping at
+         * once can beat spinning on a busy machine), and then they are the choice. */
+        const cand *single = on_tg ? tg : pp;
+        if (single->threads != nth && poll->best_ts > single->best_ts * (1.0 + TIE_MARGIN)) {
+            for (int32_t i = 0; i < s->n_cand; i++)
+                if (s->c[i].kind == single->kind && s->c[i].threads == nth)
+                    *(on_tg ? &tg : &pp) = &s->c[i];
+            *(on_tg ? &out->n_threads : &out->n_threads_batch) = nth;
+        }
+        cand_rows(s, out, KIND_PP, pp);
+        cand_rows(s, out, KIND_TG, tg);
         cand_rows(s, out, KIND_POLL, poll);
 
         /* 3. Outer x inner for aggregate generation throughput (cria bench --configs). */
@@ -546,6 +555,9 @@ cria_status cria_tune_run(const cria_tune_params *p, cria_tuning *out, cria_erro
         if ((st = tune_matmul(s, model, &kb, out, err)) != CRIA_OK ||
             (st = tune_attention(s, model, &kb, out, err)) != CRIA_OK)
             goto done;
+    } else {
+        cand_rows(s, out, KIND_PP, pp);
+        cand_rows(s, out, KIND_TG, tg);
     }
     out->seconds = (double)(now_ns() - t_start) / 1e9;
 done:
