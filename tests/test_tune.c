@@ -298,6 +298,28 @@ static void test_flags_override_tuning(void **state)
     remove_dir(dir);
 }
 
+/* batch (and serve, through the same set-up in app/slots.c) load the file too. */
+static void test_batch_uses_tuning(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT(GGUF_F32);
+    const char *dir = fresh_tune_dir();
+    write_260k_tuning(1, 2, 0);
+    const char *prompts = test_tmp_path(".txt");
+    assert_true(test_write_file(prompts, "Once upon a time\nThe cat\n", 26));
+    char *out, *err;
+    assert_int_equal(cria(&out, &err, "batch -m %s -f %s -n 4 -np 2 --temp 0", test_shared(GGUF_F32), prompts), 0);
+    assert_contains(err, "tune: using ");
+    assert_contains(err, dir);
+    free(out), free(err);
+    assert_int_equal(
+        cria(&out, &err, "batch -m %s -f %s -n 4 -np 2 --temp 0 --no-tune", test_shared(GGUF_F32), prompts), 0);
+    assert_lacks(err, "tune: using");
+    free(out), free(err);
+    unlink(prompts);
+    remove_dir(dir);
+}
+
 static void test_ignored_files_warn(void **state)
 {
     (void)state;
@@ -548,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_lookup_by_key),
         cmocka_unit_test(test_corrupt_files),
         cmocka_unit_test(test_flags_override_tuning),
+        cmocka_unit_test(test_batch_uses_tuning),
         cmocka_unit_test(test_ignored_files_warn),
         cmocka_unit_test(test_tune_bad_args),
         cmocka_unit_test(test_tune_quick_then_run),
