@@ -55,8 +55,9 @@ static void run_usage(FILE *f)
             "      --no-tune          ignore the tuning file of cria tune (by default its -t, -tb, --poll and\n"
             "                         parallel thresholds are used when it matches this CPU and model shape;\n"
             "                         -t, -tb and --poll given here override it)\n"
-            "      --numa MODE        distribute: threads spread over NUMA nodes; isolate: all on this\n"
-            "                         thread's node; none (default; one node: both do nothing)\n"
+            "      --numa MODE        distribute: threads spread over NUMA nodes, each node's share of the\n"
+            "                         weight rows bound to it; isolate: all on this thread's node; none\n"
+            "                         (default; one node: both do nothing)\n"
             "\n");
     cria_sampling_usage(f);
     fprintf(f,

@@ -1109,13 +1109,27 @@ static void test_matmul(void **state)
         int64_t rows, cols, n;
     } shapes[] = {{1, 1, 1}, {17, 33, 1}, {64, 64, 5}, {300, 288, 7}, {768, 288, 3}};
     static const cria_dtype types[] = {CRIA_DTYPE_F32, CRIA_DTYPE_F16, CRIA_DTYPE_BF16};
-    static const int threads[] = {1, 2, 3, 7};
+    /* the last two pools split their threads into NUMA-like groups by hand: 2 groups of 1, groups of 3 + 2 + 2 */
+    static const int threads[] = {1, 2, 3, 7, 2, 7};
+    static const int groups2[] = {0, 1}, groups7[] = {0, 1, 2, 0, 1, 2, 0};
     enum { N_THREADS = sizeof threads / sizeof threads[0] };
     cria_pool *pools[N_THREADS];
     for (int i = 0; i < N_THREADS; i++) {
         cria_error err;
         assert_int_equal(cria_pool_init(threads[i], &pools[i], &err), CRIA_OK);
+        assert_int_equal(cria_pool_get_groups(pools[i]).n, 1);
     }
+    cria_error gerr;
+    assert_int_equal(cria_pool_set_groups(pools[N_THREADS - 2], 2, groups2, &gerr), CRIA_OK);
+    assert_int_equal(cria_pool_set_groups(pools[N_THREADS - 1], 3, groups7, &gerr), CRIA_OK);
+    const cria_pool_groups g7 = cria_pool_get_groups(pools[N_THREADS - 1]);
+    assert_true(g7.n == 3 && g7.threads[0] == 3 && g7.threads[1] == 2 && g7.threads[2] == 2 && g7.of_thread[5] == 2);
+    static const int empty_group[] = {0, 0, 2, 0, 0, 2, 0}, out_of_range[] = {0, 1, 2, 3, 0, 1, 2};
+    assert_int_equal(cria_pool_set_groups(pools[N_THREADS - 1], 3, empty_group, &gerr), CRIA_ERR_ARG);
+    assert_non_null(strstr(gerr.msg, "group 1 has no thread"));
+    assert_int_equal(cria_pool_set_groups(pools[N_THREADS - 1], 3, out_of_range, &gerr), CRIA_ERR_ARG);
+    assert_int_equal(cria_pool_set_groups(pools[N_THREADS - 1], 8, groups7, &gerr), CRIA_ERR_ARG);
+    assert_int_equal(cria_pool_get_groups(pools[N_THREADS - 1]).n, 3); /* unchanged by the refusals */
     cria_isa isas[CRIA_ISA_COUNT];
     const int n_isa = isa_levels(isas);
     rng r = {8};

@@ -2,6 +2,7 @@
 
 #include <stdatomic.h>
 
+#include "parallel/membind.h"
 #include "quant/quant.h"
 
 /* Weight rows per work item: small enough to balance, large enough that the counter stays cold. */
@@ -17,10 +18,23 @@ typedef struct matmul_part {
     long chunk0;                /* first chunk index of this part */
 } matmul_part;
 
+/* NUMA groups a matmul splits its rows over; more nodes than this share one counter. */
+enum { MAX_GROUPS = 8 };
+
 typedef struct matmul_task {
     const cria_vec_kernels *k;
     matmul_part part[MAX_PARTS];
     int n_parts;
+    /*
+     * With thread groups (one per NUMA node), each part's chunks are split
+     * into contiguous shares in proportion to the groups' threads: a thread
+     * takes chunks of its own group's share first (the rows cria_matmul_place
+     * put on its node), then helps the other groups.
+     */
+    int n_groups;
+    const int *group_of_thread;
+    long group_lo[MAX_GROUPS][MAX_PARTS], group_hi[MAX_GROUPS][MAX_PARTS], group_n[MAX_GROUPS];
+    atomic_long group_next[MAX_GROUPS];
     const float *x;  /* f32 activations */
     const void *xc;  /* activations in the dot product's type */
     size_t xc_row_bytes;
@@ -76,15 +90,51 @@ static void tile_rows(const matmul_task *t, const matmul_part *p, int64_t r0, in
     }
 }
 
+/* Group g's share [lo, hi) of n chunks: contiguous, in proportion to its threads. */
+static void group_share(long n, cria_pool_groups g, int gi, long *lo, long *hi)
+{
+    long before = 0, total = 0;
+    for (int i = 0; i < g.n; i++) {
+        before += i < gi ? g.threads[i] : 0;
+        total += g.threads[i];
+    }
+    *lo = (long)((int64_t)n * before / total);
+    *hi = (long)((int64_t)n * (before + g.threads[gi]) / total);
+}
+
+/* The next chunk for thread ith: from its group's share first, then the other groups'. False when none is left. */
+static bool next_chunk(matmul_task *t, int ith, long *c)
+{
+    if (t->n_groups <= 1) {
+        *c = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed);
+        return *c < t->n_chunks;
+    }
+    const int g0 = t->group_of_thread[ith];
+    for (int k = 0; k < t->n_groups; k++) {
+        const int g = (g0 + k) % t->n_groups;
+        if (atomic_load_explicit(&t->group_next[g], memory_order_relaxed) >= t->group_n[g])
+            continue;
+        long i = atomic_fetch_add_explicit(&t->group_next[g], 1, memory_order_relaxed);
+        if (i >= t->group_n[g])
+            continue;
+        for (int p = 0; p < t->n_parts; p++) {
+            const long cnt = t->group_hi[g][p] - t->group_lo[g][p];
+            if (i < cnt) {
+                *c = t->part[p].chunk0 + t->group_lo[g][p] + i;
+                return true;
+            }
+            i -= cnt;
+        }
+    }
+    return false;
+}
+
 static void matmul_worker(void *arg, int ith, int nth)
 {
-    (void)ith;
     (void)nth;
     matmul_task *t = arg;
-    for (;;) {
-        long c = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed);
-        if (c >= t->n_chunks)
-            break;
+    long c;
+    while (next_chunk(t, ith, &c)) {
         int pi = 0;
         while (pi + 1 < t->n_parts && c >= t->part[pi + 1].chunk0)
             pi++;
@@ -168,7 +218,40 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
     atomic_init(&t.next_chunk, 0);
     if (nth > t.n_chunks)
         nth = (int)t.n_chunks;
+    const cria_pool_groups g = cria_pool_get_groups(pool);
+    if (nth > 1 && g.n > 1 && g.n <= MAX_GROUPS) {
+        t.n_groups = g.n;
+        t.group_of_thread = g.of_thread;
+        for (int gi = 0; gi < g.n; gi++) {
+            t.group_n[gi] = 0;
+            for (int i = 0; i < count; i++) {
+                group_share((long)((w[i]->rows + ROW_CHUNK - 1) / ROW_CHUNK), g, gi, &t.group_lo[gi][i],
+                            &t.group_hi[gi][i]);
+                t.group_n[gi] += t.group_hi[gi][i] - t.group_lo[gi][i];
+            }
+            atomic_init(&t.group_next[gi], 0);
+        }
+    }
     cria_pool_run(pool, nth, matmul_worker, &t);
+}
+
+cria_status cria_matmul_place(const cria_weight *w, cria_pool_groups g, cria_error *err)
+{
+    if (g.n < 2 || g.n > MAX_GROUPS)
+        return CRIA_OK;
+    const long chunks = (long)((w->rows + ROW_CHUNK - 1) / ROW_CHUNK);
+    for (int gi = 0; gi < g.n; gi++) {
+        long lo, hi;
+        group_share(chunks, g, gi, &lo, &hi);
+        const int64_t r0 = (int64_t)lo * ROW_CHUNK, r1 = (int64_t)hi * ROW_CHUNK < w->rows ? (int64_t)hi * ROW_CHUNK : w->rows;
+        if (r1 <= r0 || g.node[gi] < 0)
+            continue;
+        cria_status st = cria_membind((const char *)w->data + (size_t)r0 * w->row_bytes,
+                                      (size_t)(r1 - r0) * w->row_bytes, g.node[gi], err);
+        if (st != CRIA_OK)
+            return st;
+    }
+    return CRIA_OK;
 }
 
 void cria_matmul(const cria_vec_kernels *k, cria_pool *pool, int nth, const cria_weight *w, const float *x,

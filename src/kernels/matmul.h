@@ -37,4 +37,12 @@ void cria_matmul(const cria_vec_kernels *k, cria_pool *pool, int nth, const cria
 void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int count, const cria_weight *const *w,
                        float *const *y, const float *x, int64_t n, void *scratch);
 
+/*
+ * For a pool spread over NUMA nodes (cria_pool_get_groups), binds each
+ * group's share of w's rows, the rows that group's threads take first in a
+ * matmul, to the group's node; nothing to do for one group. Fails with
+ * cria_membind's errors (CRIA_ERR_UNSUPPORTED where the OS refuses).
+ */
+cria_status cria_matmul_place(const cria_weight *w, cria_pool_groups groups, cria_error *err);
+
 #endif

@@ -32,6 +32,27 @@ static void *alloc_floats(size_t n, bool *ok)
     return p;
 }
 
+/*
+ * --numa distribute over two or more nodes: each node's share of every
+ * weight's rows onto that node, where the OS allows (pages of a file mapping
+ * other processes share stay put; a kernel without NUMA says no, and the
+ * weights stay where they are). ctx->numa_placed counts the bound weights.
+ */
+static void place_weights(cria_context *ctx)
+{
+    const cria_pool_groups g = cria_pool_get_groups(ctx->pool);
+    if (g.n < 2)
+        return;
+    const cria_model *m = ctx->model;
+    for (int32_t l = 0; l < m->hp.n_layer; l++) {
+        const cria_layer *L = &m->layers[l];
+        const cria_weight *w[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+            ctx->numa_placed += cria_matmul_place(w[i], g, NULL) == CRIA_OK;
+    }
+    ctx->numa_placed += cria_matmul_place(&m->output, g, NULL) == CRIA_OK;
+}
+
 cria_status cria_context_init(cria_model *model, const cria_context_params *params, cria_context **out,
                               cria_error *err)
 {
@@ -78,6 +99,8 @@ cria_status cria_context_init(cria_model *model, const cria_context_params *para
     ctx->params.thresholds = NULL;
     if (st == CRIA_OK)
         cria_pool_set_poll(ctx->pool, p.poll);
+    if (st == CRIA_OK)
+        place_weights(ctx);
     if (st == CRIA_OK)
         st = cria_kv_init(&ctx->kv, p.n_ctx, hp->n_layer, (int32_t)kv_dim, err);
     if (st != CRIA_OK) {

@@ -14,6 +14,7 @@ struct cria_context {
     cria_context_params params;
     const cria_vec_kernels *vk;
     cria_pool *pool;
+    int32_t numa_placed; /* weights whose rows were bound to their threads' NUMA nodes (--numa distribute) */
     cria_kv_cache kv;
     cria_thresholds thresholds;
     cria_prof prof; /* --profile: off unless cria_context_set_profile */

@@ -44,6 +44,9 @@ struct cria_pool {
     int64_t *finish_ns; /* [n_threads * POOL_FINISH_STRIDE]: when each worker finished its share (profiling) */
     bool oversubscribed;
     pthread_t *threads;
+    /* thread groups (cria_pool_get_groups): n_groups, then [n_threads] of_thread, [n_threads] threads, [n_threads] node */
+    int n_groups;
+    int *group_buf;
     /* Written by the caller before bumping `generation`; read by workers after. */
     cria_task_fn fn;
     void *arg;
@@ -156,6 +159,8 @@ cria_status cria_pool_init(int n_threads, cria_pool **out, cria_error *err)
     return cria_pool_init_placed(n_threads, NULL, out, err);
 }
 
+static void set_groups_from_nodes(cria_pool *pool, const cria_placement *placement);
+
 cria_status cria_pool_init_placed(int n_threads, const cria_placement *placement, cria_pool **out,
                                   cria_error *err)
 {
@@ -202,6 +207,11 @@ cria_status cria_pool_init_placed(int n_threads, const cria_placement *placement
                                 i, rc == EINVAL ? " on its CPUs" : "", strerror(rc));
         }
     }
+    if (!pool->group_buf && !(pool->group_buf = calloc((size_t)n_threads * 3, sizeof *pool->group_buf))) {
+        cria_pool_free(pool);
+        return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory for the thread pool");
+    }
+    set_groups_from_nodes(pool, placement);
     if (placement && cria_placement_pins_caller(placement)) {
         const int *cpus;
         int n_cpus = cria_placement_thread_cpus(placement, 0, &cpus);
@@ -228,7 +238,87 @@ void cria_pool_free(cria_pool *pool)
     }
     free(pool->threads);
     free(pool->finish_ns);
+    free(pool->group_buf);
     free(pool);
+}
+
+/* One group per NUMA node the placement pins threads to; one group of all when it pins to fewer than two. */
+static void set_groups_from_nodes(cria_pool *pool, const cria_placement *placement)
+{
+    const int n = pool->n_threads;
+    int *of = pool->group_buf, *threads = of + n, *node = threads + n;
+    pool->n_groups = 1;
+    for (int i = 0; i < n; i++) {
+        of[i] = 0;
+        threads[i] = 0;
+        node[i] = -1;
+    }
+    threads[0] = n;
+    if (!placement)
+        return;
+    int groups = 0;
+    for (int i = 0; i < n; i++) {
+        const int nd = cria_placement_thread_node(placement, i);
+        if (nd < 0) { /* a thread on no single node: no split by node */
+            groups = 0;
+            goto single;
+        }
+        int g = 0;
+        while (g < groups && node[g] != nd)
+            g++;
+        if (g == groups)
+            node[groups++] = nd;
+        of[i] = g;
+    }
+    if (groups < 2)
+        goto single;
+    pool->n_groups = groups;
+    for (int g = 0; g < groups; g++)
+        threads[g] = 0;
+    for (int i = 0; i < n; i++)
+        threads[of[i]]++;
+    return;
+single:;
+    const int only = groups == 1 ? node[0] : -1; /* every thread on one node: say which */
+    for (int i = 0; i < n; i++) {
+        of[i] = 0;
+        node[i] = -1;
+    }
+    node[0] = only;
+    threads[0] = n;
+    pool->n_groups = 1;
+}
+
+cria_pool_groups cria_pool_get_groups(const cria_pool *pool)
+{
+    const int n = pool->n_threads;
+    return (cria_pool_groups){.n = pool->n_groups, .of_thread = pool->group_buf,
+                              .threads = pool->group_buf + n, .node = pool->group_buf + 2 * n};
+}
+
+cria_status cria_pool_set_groups(cria_pool *pool, int n, const int *of_thread, cria_error *err)
+{
+    const int nt = pool->n_threads;
+    if (n < 1 || n > nt)
+        return cria_err_set(err, CRIA_ERR_ARG, "%d thread groups for a pool of %d threads", n, nt);
+    int count[1024] = {0};
+    for (int i = 0; i < nt; i++) {
+        if (of_thread[i] < 0 || of_thread[i] >= n)
+            return cria_err_set(err, CRIA_ERR_ARG, "thread %d: group %d out of range 0..%d", i, of_thread[i], n - 1);
+        count[of_thread[i]]++;
+    }
+    for (int g = 0; g < n; g++) {
+        if (!count[g])
+            return cria_err_set(err, CRIA_ERR_ARG, "thread group %d has no thread", g);
+    }
+    int *of = pool->group_buf, *threads = of + nt, *node = threads + nt;
+    for (int i = 0; i < nt; i++) {
+        of[i] = of_thread[i];
+        threads[i] = i < n ? count[i] : 0;
+        node[i] = -1;
+    }
+    pool->n_groups = n;
+    return CRIA_OK;
 }
 
 int cria_pool_size(const cria_pool *pool)

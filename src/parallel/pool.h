@@ -54,6 +54,29 @@ void cria_pool_set_poll(cria_pool *pool, int poll);
 void cria_pool_set_profile(cria_pool *pool, bool on);
 void cria_pool_join_waits(const cria_pool *pool, int64_t *caller_ns, int64_t *workers_ns);
 
+/*
+ * Thread groups, for splitting work and memory by NUMA node: a pool whose
+ * placement pins its threads to two or more nodes (--numa distribute) has
+ * one group per node; any other pool has one group of every thread.
+ * of_thread[i] is thread i's group, threads[g] the threads in group g and
+ * node[g] its node's OS index (-1 when unknown). Valid while the pool lives
+ * and its groups are not set again.
+ */
+typedef struct cria_pool_groups {
+    int n;
+    const int *of_thread, *threads, *node;
+} cria_pool_groups;
+
+cria_pool_groups cria_pool_get_groups(const cria_pool *pool);
+
+/*
+ * Sets the groups by hand: of_thread[i] in [0, n) for each of the pool's
+ * threads, every group non-empty (for tests, and for hosts that place
+ * threads themselves); the nodes become unknown. CRIA_ERR_ARG otherwise,
+ * leaving the groups as they were. Call between regions.
+ */
+cria_status cria_pool_set_groups(cria_pool *pool, int n, const int *of_thread, cria_error *err);
+
 /* Runs one region on every thread; cpu_of_thread[i] gets the CPU thread i ran it on (pool size entries). */
 void cria_pool_where(cria_pool *pool, int *cpu_of_thread);
 
