@@ -8,7 +8,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "base/fp16.h"
+#include "base/cpu.h"
+#include "kernels/vec.h"
 #include "parallel/pool.h"
 #include "quant/quant.h"
 
@@ -228,12 +229,10 @@ cria_status cria_convert_floats(cria_dtype t, const float *x, void *y, int64_t n
         memcpy(y, x, (size_t)n * sizeof *x);
         return CRIA_OK;
     case CRIA_DTYPE_F16:
-        for (int64_t i = 0; i < n; i++)
-            ((uint16_t *)y)[i] = cria_f32_to_fp16(x[i]);
+        cria_vec_for(cria_isa_active())->f32_to_f16(n, x, y);
         return CRIA_OK;
     case CRIA_DTYPE_BF16:
-        for (int64_t i = 0; i < n; i++)
-            ((uint16_t *)y)[i] = cria_f32_to_bf16(x[i]);
+        cria_vec_for(cria_isa_active())->f32_to_bf16(n, x, y);
         return CRIA_OK;
     default:
         return cria_quantize_row(t, x, y, n, err);
@@ -382,17 +381,13 @@ static void rows_from_file(const void *ctx, int64_t row0, int64_t nrows, float *
 {
     const src_tensor *s = ctx;
     const size_t n = (size_t)(nrows * s->n_per_row), first = (size_t)(row0 * s->n_per_row);
-    if (s->type == CRIA_DTYPE_F32) {
+    const cria_vec_kernels *k = cria_vec_for(cria_isa_active());
+    if (s->type == CRIA_DTYPE_F32)
         memcpy(dst, (const float *)s->data + first, n * sizeof *dst);
-    } else if (s->type == CRIA_DTYPE_F16) {
-        const uint16_t *h = (const uint16_t *)s->data + first;
-        for (size_t i = 0; i < n; i++)
-            dst[i] = cria_fp16_to_f32(h[i]);
-    } else {
-        const uint16_t *b = (const uint16_t *)s->data + first;
-        for (size_t i = 0; i < n; i++)
-            dst[i] = cria_bf16_to_f32(b[i]);
-    }
+    else if (s->type == CRIA_DTYPE_F16)
+        k->f16_to_f32((int64_t)n, (const uint16_t *)s->data + first, dst);
+    else
+        k->bf16_to_f32((int64_t)n, (const uint16_t *)s->data + first, dst);
 }
 
 /* The name as a C string, or false when it does not fit a cria_qtensor. */
