@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "cria.h"
+#include "server/api.h"
 #include "server/chat.h"
 #include "util.h"
 
@@ -967,6 +968,87 @@ static void test_sigterm(void **state)
     free(a.r.body);
 }
 
+/* Token names for test_logprob_shapes: a byte token's halves of a character, and two tokens named "A". */
+static int32_t fake_piece(const void *user, cria_token t, char *buf, int32_t cap)
+{
+    (void)user;
+    static const char *const names[] = {"A", "\xE2", "\x80", "A", " b"};
+    const int32_t n = (int32_t)strlen(names[t]);
+    if (n > cap)
+        return -n;
+    memcpy(buf, names[t], (size_t)n);
+    return n;
+}
+
+/*
+ * The logprobs JSON shapes in-process: completions name tokens that are not
+ * whole UTF-8 as "bytes:\xNN" (distinct keys) and keep the first of two
+ * alternatives of the same name; chat gives the raw bytes; null when not asked.
+ */
+static void test_logprob_shapes(void **state)
+{
+    (void)state;
+    const cria_sched_logprobs lp[2] = {
+        {.token = 1, .logprob = -0.5f, .text_offset = 0, .n_top = 4,
+         .top = {{1, -0.5f}, {0, -1.0f}, {3, -1.5f}, {2, -2.0f}}},
+        {.token = 4, .logprob = -0.25f, .text_offset = 3, .n_top = 0},
+    };
+    cria_api_result r = {.id = "cmpl-1", .model = "m", .text = "\xE2\x80\xA6 b", .len = 5, .finish = "length",
+                         .n_prompt = 1, .n_gen = 2, .want_lp = true, .lp = lp, .n_lp = 2, .piece = fake_piece};
+    char *s = cria_api_response_json(&r);
+    cJSON *j = cJSON_Parse(s);
+    assert_non_null(j);
+    const cJSON *o = path_get(choice0(j), "logprobs", NULL);
+    assert_string_equal(cJSON_GetArrayItem(path_get(o, "tokens", NULL), 0)->valuestring, "bytes:\\xe2");
+    assert_string_equal(cJSON_GetArrayItem(path_get(o, "tokens", NULL), 1)->valuestring, " b");
+    assert_true(cJSON_GetArrayItem(path_get(o, "token_logprobs", NULL), 1)->valuedouble == -0.25);
+    assert_int_equal(cJSON_GetArrayItem(path_get(o, "text_offset", NULL), 1)->valueint, 3);
+    const cJSON *top = cJSON_GetArrayItem(path_get(o, "top_logprobs", NULL), 0);
+    assert_int_equal(cJSON_GetArraySize(top), 3);
+    assert_true(path_get(top, "bytes:\\xe2", NULL)->valuedouble == -0.5);
+    assert_true(path_get(top, "A", NULL)->valuedouble == -1.0); /* the likelier "A" */
+    assert_true(path_get(top, "bytes:\\x80", NULL)->valuedouble == -2.0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(path_get(o, "top_logprobs", NULL), 1)), 0);
+    cJSON_Delete(j);
+    free(s);
+
+    r.chat = true;
+    s = cria_api_response_json(&r);
+    j = cJSON_Parse(s);
+    assert_non_null(j);
+    const cJSON *c = path_get(path_get(choice0(j), "logprobs", NULL), "content", NULL);
+    assert_int_equal(cJSON_GetArraySize(c), 2);
+    const cJSON *e0 = cJSON_GetArrayItem(c, 0);
+    assert_string_equal(path_get(e0, "token", NULL)->valuestring, "\xEF\xBF\xBD");
+    assert_int_equal(cJSON_GetArraySize(path_get(e0, "bytes", NULL)), 1);
+    assert_int_equal(path_get(e0, "bytes", NULL)->child->valueint, 0xE2);
+    assert_int_equal(cJSON_GetArraySize(path_get(e0, "top_logprobs", NULL)), 4); /* a list: both "A"s */
+    const cJSON *a3 = cJSON_GetArrayItem(path_get(e0, "top_logprobs", NULL), 3);
+    assert_int_equal(path_get(a3, "bytes", NULL)->child->valueint, 0x80);
+    assert_true(path_get(a3, "logprob", NULL)->valuedouble == -2.0);
+    cJSON_Delete(j);
+    free(s);
+
+    size_t n = 0;
+    s = cria_api_chunk_sse(&r, true, &n); /* a chunk carries the same shape */
+    assert_true(n > 8 && !strncmp(s, "data: ", 6));
+    j = cJSON_ParseWithLength(s + 6, n - 8);
+    assert_non_null(j);
+    assert_int_equal(cJSON_GetArraySize(path_get(path_get(choice0(j), "logprobs", NULL), "content", NULL)), 2);
+    cJSON_Delete(j);
+    free(s);
+
+    r.want_lp = false;
+    for (int chat = 0; chat < 2; chat++) {
+        r.chat = chat;
+        s = cria_api_response_json(&r);
+        j = cJSON_Parse(s);
+        assert_true(cJSON_IsNull(path_get(choice0(j), "logprobs", NULL)));
+        cJSON_Delete(j);
+        free(s);
+    }
+}
+
 static void test_chat_templates(void **state)
 {
     (void)state;
@@ -1030,6 +1112,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chat_templates),
+        cmocka_unit_test(test_logprob_shapes),
         cmocka_unit_test(test_health_models),
         cmocka_unit_test(test_greedy_equals_run),
         cmocka_unit_test(test_seeded),

@@ -388,7 +388,34 @@ static char *token_text(const cria_api_result *r, cria_token t, char *raw, int32
     return cria_api_utf8_clean(raw, (size_t)*n_raw);
 }
 
-/* Completions' shape: {tokens, token_logprobs, top_logprobs: [{token: logprob}], text_offset}. */
+/*
+ * A token's name in completions' shape, where top_logprobs uses it as a key:
+ * its text, or, when that is not valid UTF-8 (a byte token, part of a
+ * character), "bytes:\xe2\x80" as OpenAI writes them, so that different
+ * byte tokens do not all become the same U+FFFD key (malloc'd).
+ */
+static char *completion_token(const cria_api_result *r, cria_token t)
+{
+    char raw[256];
+    int32_t n_raw;
+    char *tok = token_text(r, t, raw, (int32_t)sizeof raw, &n_raw);
+    if (!tok || (strlen(tok) == (size_t)n_raw && !memcmp(tok, raw, (size_t)n_raw)))
+        return tok;
+    free(tok);
+    char *b = malloc(6 + 4 * (size_t)n_raw + 1);
+    if (!b)
+        return NULL;
+    memcpy(b, "bytes:", 7);
+    for (int32_t i = 0; i < n_raw; i++)
+        snprintf(b + 6 + 4 * i, 5, "\\x%02x", (unsigned char)raw[i]);
+    return b;
+}
+
+/*
+ * Completions' shape: {tokens, token_logprobs, top_logprobs: [{token:
+ * logprob}], text_offset}. Two alternatives of the same name: the first
+ * (likelier) stays.
+ */
 static bool add_completion_logprobs(cJSON *choice, const cria_api_result *r)
 {
     cJSON *o = cJSON_AddObjectToObject(choice, "logprobs");
@@ -397,19 +424,18 @@ static bool add_completion_logprobs(cJSON *choice, const cria_api_result *r)
     cJSON *tops = o ? cJSON_AddArrayToObject(o, "top_logprobs") : NULL;
     cJSON *offs = o ? cJSON_AddArrayToObject(o, "text_offset") : NULL;
     bool ok = toks && lps && tops && offs;
-    char raw[256];
-    int32_t n_raw;
     for (int32_t i = 0; ok && i < r->n_lp; i++) {
         const cria_sched_logprobs *e = &r->lp[i];
-        char *tok = token_text(r, e->token, raw, (int32_t)sizeof raw, &n_raw);
+        char *tok = completion_token(r, e->token);
         cJSON *top = cJSON_CreateObject();
         ok = tok && top && cJSON_AddItemToArray(toks, cJSON_CreateString(tok)) &&
              cJSON_AddItemToArray(lps, cJSON_CreateNumber(e->logprob)) &&
              cJSON_AddItemToArray(offs, cJSON_CreateNumber(e->text_offset));
         free(tok);
         for (int32_t k = 0; ok && k < e->n_top; k++) {
-            char *alt = token_text(r, e->top[k].token, raw, (int32_t)sizeof raw, &n_raw);
-            ok = alt && cJSON_AddNumberToObject(top, alt, e->top[k].logprob);
+            char *alt = completion_token(r, e->top[k].token);
+            ok = alt && (cJSON_GetObjectItemCaseSensitive(top, alt) ||
+                         cJSON_AddNumberToObject(top, alt, e->top[k].logprob));
             free(alt);
         }
         if (!top || !cJSON_AddItemToArray(tops, top)) {
