@@ -16,12 +16,85 @@ void cria_rmsnorm(int64_t n, const float *x, const float *w, float eps, float *y
 
 void cria_rope_cache(int32_t pos, int32_t n_rot, float freq_base, float *cs)
 {
-    const float theta_scale = powf(freq_base, -2.0f / (float)n_rot);
-    float theta = (float)pos;
+    const cria_rope_params p = cria_rope_params_plain(n_rot, freq_base);
+    cria_rope_cache_ext(pos, &p, cs);
+}
+
+cria_rope_params cria_rope_params_plain(int32_t n_rot, float freq_base)
+{
+    cria_rope_params p = {
+        .n_rot = n_rot,
+        .freq_base = freq_base,
+        .freq_scale = 1.0f,
+        .ext_factor = 0.0f,
+        .attn_factor = 1.0f,
+        .corr_dims = {0.0f, 0.0f},
+        .freq_factors = NULL,
+    };
+    return p;
+}
+
+/* The pair dimension whose wavelength fits n_rot_beta turns in n_ctx_orig positions. */
+static float yarn_corr_dim(int32_t n_rot, int32_t n_ctx_orig, float n_rot_beta, float base)
+{
+    return (float)n_rot * logf((float)n_ctx_orig / (n_rot_beta * 2.0f * (float)M_PI)) / (2.0f * logf(base));
+}
+
+void cria_rope_yarn_corr_dims(int32_t n_rot, int32_t n_ctx_orig, float freq_base, float beta_fast, float beta_slow,
+                              float dims[2])
+{
+    const float start = floorf(yarn_corr_dim(n_rot, n_ctx_orig, beta_fast, freq_base));
+    const float end = ceilf(yarn_corr_dim(n_rot, n_ctx_orig, beta_slow, freq_base));
+    dims[0] = start > 0.0f ? start : 0.0f;
+    dims[1] = end < (float)(n_rot - 1) ? end : (float)(n_rot - 1);
+}
+
+/*
+ * Angles by repeated products of base^(-2/n_rot) from pos, not powf per
+ * pair: the reference's order, whose rounding the logits keep. The YaRN
+ * blend and magnitude are written as fused multiply-adds where the
+ * reference's contracted C fuses them.
+ */
+void cria_rope_cache_ext(int32_t pos, const cria_rope_params *p, float *cs)
+{
+    const float theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
+    float mscale = p->attn_factor;
+    if (p->ext_factor != 0.0f)
+        mscale *= fmaf(0.1f, logf(1.0f / p->freq_scale), 1.0f);
+    float theta_base = (float)pos;
+    for (int32_t i = 0; i < p->n_rot / 2; i++) {
+        const float extrap = p->freq_factors ? theta_base / p->freq_factors[i] : theta_base;
+        const float interp = p->freq_scale * extrap;
+        float theta = interp;
+        if (p->ext_factor != 0.0f) {
+            const float y = ((float)i - p->corr_dims[0]) / fmaxf(0.001f, p->corr_dims[1] - p->corr_dims[0]);
+            const float ramp = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * p->ext_factor;
+            theta = fmaf(interp, 1.0f - ramp, extrap * ramp);
+        }
+        cs[2 * i] = cosf(theta) * mscale;
+        cs[2 * i + 1] = sinf(theta) * mscale;
+        theta_base *= theta_scale;
+    }
+}
+
+void cria_rope_llama3_factors(int32_t n_rot, float freq_base, float factor, float low_freq_factor,
+                              float high_freq_factor, int32_t n_ctx_orig, float *out)
+{
+    const double f = factor, lo = low_freq_factor, hi = high_freq_factor, n_orig = n_ctx_orig;
+    const double low_wavelen = n_orig / lo, high_wavelen = n_orig / hi;
     for (int32_t i = 0; i < n_rot / 2; i++) {
-        cs[2 * i] = cosf(theta);
-        cs[2 * i + 1] = sinf(theta);
-        theta *= theta_scale;
+        const double freq = (double)(1.0f / powf(freq_base, (float)(2 * i) / (float)n_rot)); /* float, as converters */
+        const double wavelen = 2.0 * M_PI / freq;
+        double r;
+        if (wavelen < high_wavelen) {
+            r = 1.0;
+        } else if (wavelen > low_wavelen) {
+            r = f;
+        } else {
+            const double smooth = (n_orig / wavelen - lo) / (hi - lo);
+            r = 1.0 / ((1.0 - smooth) / f + smooth);
+        }
+        out[i] = (float)r;
     }
 }
 

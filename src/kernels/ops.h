@@ -19,6 +19,44 @@ void cria_rmsnorm(int64_t n, const float *x, const float *w, float eps, float *y
 void cria_rope_cache(int32_t pos, int32_t n_rot, float freq_base, float *cs);
 
 /*
+ * RoPE with context-extension scaling, as the reference engine applies it:
+ * pair i's angle pos * base^(-2i/n_rot) is divided by freq_factors[i] (Llama
+ * 3's rope_freqs tensor), multiplied by freq_scale (1/factor of linear and
+ * YaRN scaling), and for YaRN (ext_factor > 0) mixed back towards the
+ * unscaled angle on the pairs below corr_dims[0], with cos and sin scaled by
+ * attn_factor * (1 + 0.1 ln(1/freq_scale)). attn_factor scales cos and sin
+ * in every mode.
+ */
+typedef struct cria_rope_params {
+    int32_t n_rot;
+    float freq_base;
+    float freq_scale;          /* 1: no interpolation */
+    float ext_factor;          /* YaRN extrapolation mix; 0: off */
+    float attn_factor;         /* 1: unscaled magnitude */
+    float corr_dims[2];        /* YaRN's ramp runs between these pair dimensions */
+    const float *freq_factors; /* [n_rot/2] angle divisors, or NULL */
+} cria_rope_params;
+
+/* The plain parameters: base freq_base over n_rot dimensions, no scaling. */
+cria_rope_params cria_rope_params_plain(int32_t n_rot, float freq_base);
+
+/* YaRN's correction range for a model trained on n_ctx_orig positions (beta_fast 32, beta_slow 1 by default). */
+void cria_rope_yarn_corr_dims(int32_t n_rot, int32_t n_ctx_orig, float freq_base, float beta_fast, float beta_slow,
+                              float dims[2]);
+
+/* cria_rope_cache with scaling: fills cs[0..n_rot) for position pos. */
+void cria_rope_cache_ext(int32_t pos, const cria_rope_params *p, float *cs);
+
+/*
+ * Llama 3's per-pair angle divisors from its rope_scaling config (factor,
+ * low_freq_factor, high_freq_factor, original_max_position_embeddings), as
+ * converters write them into rope_freqs.weight: 1 for short wavelengths,
+ * factor for long ones, a smooth blend between. Fills out[0..n_rot/2).
+ */
+void cria_rope_llama3_factors(int32_t n_rot, float freq_base, float factor, float low_freq_factor,
+                              float high_freq_factor, int32_t n_ctx_orig, float *out);
+
+/*
  * Rotates adjacent pairs (x[2i], x[2i+1]) of each of n_heads heads of
  * head_dim values by the angles in cs; dimensions past n_rot are untouched.
  */

@@ -121,6 +121,24 @@ static void embed(cria_context *ctx, const cria_batch *b)
     }
 }
 
+/* x *= *s (a bitnet .scale tensor), when the model has one. */
+static void scale_by(int64_t n, float *x, const float *s)
+{
+    if (!s)
+        return;
+    for (int64_t j = 0; j < n; j++)
+        x[j] *= *s;
+}
+
+/* In-place RMSNorm of each of n rows of `width` values (bitnet's sub-norms), when the model has the weights. */
+static void sub_norm(const cria_context *ctx, int32_t n, int64_t width, float *x, const float *w)
+{
+    if (!w)
+        return;
+    for (int32_t i = 0; i < n; i++)
+        cria_rmsnorm(width, x + i * width, w, ctx->model->hp.rms_eps, x + i * width);
+}
+
 /*
  * Token i's Q, K and V after their projections: biases (qwen2), per-head
  * RMSNorm of Q and K (qwen3), RoPE in the family's pairing, then K and V into
@@ -132,6 +150,9 @@ static void qkv_epilogue(cria_context *ctx, const cria_layer *L, int32_t layer, 
     const int32_t hd = hp->head_dim;
     const int64_t q_dim = (int64_t)hp->n_head * hd, kv_dim = (int64_t)hp->n_head_kv * hd;
     float *q = ctx->q + i * q_dim, *k = ctx->k + i * kv_dim, *v = ctx->v + i * kv_dim;
+    scale_by(q_dim, q, L->wq_scale);
+    scale_by(kv_dim, k, L->wk_scale);
+    scale_by(kv_dim, v, L->wv_scale);
     if (L->bq) {
         cria_add(q_dim, q, L->bq);
         cria_add(kv_dim, k, L->bk);
@@ -171,9 +192,10 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
 
     lap(ctx, CRIA_PROF_OTHER);
     embed(ctx, b);
+    const cria_rope_params rope = cria_model_rope_params(m);
     lap(ctx, CRIA_PROF_EMBED);
     for (int32_t i = 0; i < n; i++)
-        cria_rope_cache(b->pos[i], hp->n_rot, hp->rope_freq_base, ctx->rope_cs + (int64_t)i * hp->n_rot);
+        cria_rope_cache_ext(b->pos[i], &rope, ctx->rope_cs + (int64_t)i * hp->n_rot);
     lap(ctx, CRIA_PROF_ROPE);
 
     for (int32_t l = 0; l < hp->n_layer; l++) {
@@ -192,7 +214,9 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         lap(ctx, CRIA_PROF_ROPE);
         attention(ctx, b, l, nth);
         lap(ctx, CRIA_PROF_ATTENTION);
+        sub_norm(ctx, n, (int64_t)hp->n_head * hp->head_dim, ctx->att, L->attn_sub_norm);
         matmul(ctx, nth, &L->wo, ctx->att, n, ctx->xb);
+        scale_by(n * d, ctx->xb, L->wo_scale);
         lap(ctx, CRIA_PROF_WO);
         cria_add(n * d, ctx->x, ctx->xb);
         lap(ctx, CRIA_PROF_RESIDUAL);
@@ -204,13 +228,17 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         const cria_weight *gate_up[2] = {&L->w_gate, &L->w_up};
         float *const gate_up_out[2] = {ctx->hb, ctx->hb2};
         matmuls(ctx, nth, 2, gate_up, gate_up_out, ctx->xb, n);
+        scale_by(n * ff, ctx->hb, L->gate_scale);
+        scale_by(n * ff, ctx->hb2, L->up_scale);
         lap(ctx, CRIA_PROF_GATE_UP);
         if (m->family->act == CRIA_ACT_GELU)
             cria_geglu(n * ff, ctx->hb, ctx->hb2);
         else
             vk->swiglu_f32(n * ff, ctx->hb, ctx->hb2);
         lap(ctx, CRIA_PROF_ACT);
+        sub_norm(ctx, n, ff, ctx->hb, L->ffn_sub_norm);
         matmul(ctx, nth, &L->w_down, ctx->hb, n, ctx->xb);
+        scale_by(n * d, ctx->xb, L->down_scale);
         lap(ctx, CRIA_PROF_DOWN);
         cria_add(n * d, ctx->x, ctx->xb);
         lap(ctx, CRIA_PROF_RESIDUAL);

@@ -39,6 +39,64 @@ static cria_status get_float(const cria_gguf *g, const char *key, bool required,
     return CRIA_OK;
 }
 
+/*
+ * rope.scaling.{type,factor,attn_factor,original_context_length} as llama.cpp
+ * reads them: a missing type means linear, a factor of 0 or none means 1, and
+ * the old key rope.scale_linear stands in for the factor. Types cria does not
+ * compute (longrope, llama3 spelled as a type) are an error naming the type.
+ */
+static cria_status read_rope_scaling(cria_hparams *hp, const cria_gguf *g, const char *a, cria_error *err)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+    cria_gguf_str s;
+    err->status = CRIA_OK;
+    hp->rope_scaling = CRIA_ROPE_SCALING_LINEAR;
+    if (cria_gguf_get_str(g, key, &s, err)) {
+        static const struct {
+            const char *name;
+            cria_rope_scaling type;
+        } types[] = {{"none", CRIA_ROPE_SCALING_NONE},
+                     {"linear", CRIA_ROPE_SCALING_LINEAR},
+                     {"yarn", CRIA_ROPE_SCALING_YARN}};
+        size_t i = 0;
+        while (i < sizeof types / sizeof types[0] &&
+               !(strlen(types[i].name) == s.len && memcmp(types[i].name, s.ptr, s.len) == 0))
+            i++;
+        if (i == sizeof types / sizeof types[0])
+            return cria_err_set(err, CRIA_ERR_UNSUPPORTED,
+                                "%s: %s = '%.*s' is not a RoPE scaling cria computes (none, linear, yarn)",
+                                cria_gguf_name(g), key, (int)(s.len > 64 ? 64 : s.len), s.ptr);
+        hp->rope_scaling = types[i].type;
+    } else if (err->status != CRIA_OK) {
+        return err->status;
+    }
+    hp->rope_scale = 0.0f;
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", a);
+    cria_status st = get_float(g, key, false, &hp->rope_scale, err);
+    if (st == CRIA_OK && hp->rope_scale == 0.0f) {
+        snprintf(key, sizeof key, "%s.rope.scale_linear", a);
+        st = get_float(g, key, false, &hp->rope_scale, err);
+    }
+    if (st == CRIA_OK && !(hp->rope_scale >= 0.0f && hp->rope_scale < 1e6f))
+        return cria_err_set(err, CRIA_ERR_FORMAT, "%s: RoPE scaling factor %g is out of range", cria_gguf_name(g),
+                            (double)hp->rope_scale);
+    hp->rope_attn_factor = 0.0f;
+    if (st == CRIA_OK) {
+        snprintf(key, sizeof key, "%s.rope.scaling.attn_factor", a);
+        st = get_float(g, key, false, &hp->rope_attn_factor, err);
+    }
+    if (st == CRIA_OK && !(hp->rope_attn_factor >= 0.0f && hp->rope_attn_factor < 1e6f))
+        return cria_err_set(err, CRIA_ERR_FORMAT, "%s: RoPE attention factor %g is out of range", cria_gguf_name(g),
+                            (double)hp->rope_attn_factor);
+    hp->n_ctx_orig = 0;
+    if (st == CRIA_OK) {
+        snprintf(key, sizeof key, "%s.rope.scaling.original_context_length", a);
+        st = get_int(g, key, false, &hp->n_ctx_orig, err);
+    }
+    return st;
+}
+
 static cria_status read_hparams(cria_model *m, const cria_gguf *g, cria_error *err)
 {
     cria_hparams *hp = &m->hp;
@@ -76,7 +134,7 @@ static cria_status read_hparams(cria_model *m, const cria_gguf *g, cria_error *e
         snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a);
         st = get_float(g, key, true, &hp->rms_eps, err);
     }
-    return st;
+    return st == CRIA_OK ? read_rope_scaling(hp, g, a, err) : st;
 }
 
 /*
@@ -154,6 +212,7 @@ static cria_status bind_layer(cria_model *m, const cria_gguf *g, int32_t l, cria
     const int64_t d = hp->n_embd, hd = hp->head_dim, q_dim = (int64_t)hp->n_head * hd;
     const int64_t kv_dim = (int64_t)hp->n_head_kv * hd, ff = hp->n_ff;
     cria_layer *L = &m->layers[l];
+    const bool sub = m->family->sub_norms;
     const struct {
         const char *name;
         int64_t cols, rows;
@@ -173,6 +232,11 @@ static cria_status bind_layer(cria_model *m, const cria_gguf *g, int32_t l, cria
         {"attn_q.bias", q_dim, &L->bq, true},          {"attn_k.bias", kv_dim, &L->bk, true},
         {"attn_v.bias", kv_dim, &L->bv, true},         {"attn_q_norm.weight", hd, &L->q_norm, true},
         {"attn_k_norm.weight", hd, &L->k_norm, true},
+        {"attn_sub_norm.weight", q_dim, &L->attn_sub_norm, !sub}, {"ffn_sub_norm.weight", ff, &L->ffn_sub_norm, !sub},
+        {"attn_q.scale", 1, &L->wq_scale, true},       {"attn_k.scale", 1, &L->wk_scale, true},
+        {"attn_v.scale", 1, &L->wv_scale, true},       {"attn_output.scale", 1, &L->wo_scale, true},
+        {"ffn_gate.scale", 1, &L->gate_scale, true},   {"ffn_up.scale", 1, &L->up_scale, true},
+        {"ffn_down.scale", 1, &L->down_scale, true},
     };
     char name[96];
     cria_status st = CRIA_OK;
@@ -244,13 +308,21 @@ cria_status cria_model_load_gguf(cria_model *m, cria_gguf *g, cria_error *err)
     st = bind_matrix(g, "token_embd.weight", d, m->hp.n_vocab, false, &m->tok_embd, err);
     if (st == CRIA_OK)
         st = bind_vector(m, g, "output_norm.weight", d, &m->output_norm, err);
-    if (st == CRIA_OK)
+    if (st == CRIA_OK && !m->family->always_tied)
         st = bind_matrix(g, "output.weight", d, m->hp.n_vocab, true, &m->output, err);
     if (st != CRIA_OK)
         return st;
     if (!m->output.data) {
         m->output = m->tok_embd;
         m->tied_output = true;
+    }
+    st = bind_vector_opt(m, g, "rope_freqs.weight", m->hp.n_rot / 2, &m->rope_freqs, err);
+    if (st != CRIA_OK)
+        return st;
+    for (int32_t i = 0; m->rope_freqs && i < m->hp.n_rot / 2; i++) {
+        if (!(m->rope_freqs[i] > 0.0f && m->rope_freqs[i] < 1e30f))
+            return cria_err_set(err, CRIA_ERR_FORMAT, "%s: rope_freqs.weight[%d] = %g is not a positive factor", file,
+                                (int)i, (double)m->rope_freqs[i]);
     }
     /* Every block has tensors: refuse a block count the file cannot hold before it sizes an allocation. */
     if ((uint64_t)m->hp.n_layer > cria_gguf_n_tensors(g))

@@ -14,6 +14,7 @@
 #include "base/dtype.h"
 #include "cria.h"
 #include "gguf/gguf.h"
+#include "kernels/ops.h"
 #include "tokenizer/vocab.h"
 
 /* How RoPE pairs a head's dimensions: adjacent (x[2i], x[2i+1]) or halves (x[i], x[i + n_rot/2]). */
@@ -21,6 +22,13 @@ typedef enum cria_rope_mode {
     CRIA_ROPE_NORM,
     CRIA_ROPE_NEOX,
 } cria_rope_mode;
+
+/* rope.scaling.type: how positions past the training context are squeezed in. */
+typedef enum cria_rope_scaling {
+    CRIA_ROPE_SCALING_NONE,
+    CRIA_ROPE_SCALING_LINEAR, /* positions divided by rope.scaling.factor */
+    CRIA_ROPE_SCALING_YARN,   /* linear on long wavelengths, none on short ones, a ramp between */
+} cria_rope_scaling;
 
 typedef enum cria_ffn_act {
     CRIA_ACT_SILU, /* SwiGLU: silu(gate) * up */
@@ -38,6 +46,8 @@ typedef struct cria_arch {
     cria_ffn_act act;
     bool embd_scale;      /* embeddings multiplied by sqrt(n_embd) (gemma) */
     bool scale_q;         /* Q scaled by 1/sqrt(head_dim) before the cache product, not the scores after (gemma) */
+    bool sub_norms;       /* RMSNorm of the attention output before wo and of the FFN hidden before down (bitnet) */
+    bool always_tied;     /* the classifier is the token embedding even when the file has output.weight (bitnet) */
 } cria_arch;
 
 /* The family named by general.architecture, or NULL when cria does not run it. */
@@ -45,6 +55,9 @@ const cria_arch *cria_arch_find(const char *name);
 
 /* The names cria runs, comma separated, for error messages. */
 const char *cria_arch_names(void);
+
+/* The RoPE parameters of a loaded model: its base, scaling and rope_freqs, as the reference derives them. */
+cria_rope_params cria_model_rope_params(const cria_model *m);
 
 typedef struct cria_hparams {
     int32_t n_vocab;
@@ -58,6 +71,11 @@ typedef struct cria_hparams {
     int32_t n_rot;     /* dimensions rotated by RoPE per head */
     float rope_freq_base;
     float rms_eps;
+    /* RoPE scaling; all zero (none) for files without the keys */
+    cria_rope_scaling rope_scaling;
+    float rope_scale;       /* rope.scaling.factor; 0: 1 */
+    float rope_attn_factor; /* rope.scaling.attn_factor; 0: 1 */
+    int32_t n_ctx_orig;     /* rope.scaling.original_context_length; 0: n_ctx_train */
 } cria_hparams;
 
 /* A weight matrix of `rows` output rows, each `cols` elements of `type`, row-major. */
@@ -75,6 +93,10 @@ typedef struct cria_layer {
     const float *q_norm, *k_norm;  /* optional per-head RMSNorm weights [head_dim] (qwen3); NULL when absent */
     const float *ffn_norm;  /* [n_embd] */
     cria_weight w_gate, w_up, w_down;
+    /* bitnet: RMSNorm weights of the attention output [n_head * head_dim] and FFN hidden [n_ff]; NULL when absent */
+    const float *attn_sub_norm, *ffn_sub_norm;
+    /* bitnet: one-element .scale tensors multiplying each matrix's output; NULL when absent */
+    const float *wq_scale, *wk_scale, *wv_scale, *wo_scale, *gate_scale, *up_scale, *down_scale;
 } cria_layer;
 
 struct cria_model {
@@ -87,6 +109,7 @@ struct cria_model {
     cria_weight output;      /* the classifier; shares tok_embd's data when tied */
     bool tied_output;
     cria_layer *layers;
+    const float *rope_freqs; /* rope_freqs.weight [n_rot/2]: per-pair angle divisors (Llama 3); NULL when absent */
     cria_vocab *vocab;
 
     /* Storage the views above point into. */

@@ -22,6 +22,19 @@ static float ternary_levels(const float *x, float *v, uint8_t t[QK_K])
     return amax;
 }
 
+/*
+ * The dots take trits as 0..2 and subtract the activations once: lane k gets
+ * sum t*y over its bytes minus bsums[2k] + bsums[2k+1] (activations
+ * 32k..32k+31), the reference's grouping. The block total is the same as
+ * sum (t-1)*y per lane, but the lanes differ, and so does their float
+ * accumulation across blocks.
+ */
+static void ternary_minus_sums(int32_t lane[8], const block_q8_K *a)
+{
+    for (int k = 0; k < 8; k++)
+        lane[k] -= a->bsums[2 * k] + a->bsums[2 * k + 1];
+}
+
 /* ---- TQ1_0 -------------------------------------------------------------- */
 
 /*
@@ -98,7 +111,8 @@ float quant_tq1_0_dot(int64_t n, const void *vw, const void *va)
     for (int64_t i = 0; i < n / QK_K; i++) {
         int32_t lane[8] = {0};
         for (int e = 0; e < QK_K; e++)
-            lane[(e % 32) / 4] += (tq1_trit(&w[i], e) - 1) * a[i].qs[e];
+            lane[(e % 32) / 4] += tq1_trit(&w[i], e) * a[i].qs[e];
+        ternary_minus_sums(lane, &a[i]);
         quant_lanes_fma(lane, a[i].d * quant_f32(w[i].d), acc);
     }
     return quant_lanes_sum(acc);
@@ -148,8 +162,9 @@ float quant_tq2_0_dot(int64_t n, const void *vw, const void *va)
         int32_t lane[8] = {0};
         for (int e = 0; e < QK_K; e++) {
             const int t = (w[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-            lane[(e % 32) / 4] += (t - 1) * a[i].qs[e];
+            lane[(e % 32) / 4] += t * a[i].qs[e];
         }
+        ternary_minus_sums(lane, &a[i]);
         quant_lanes_fma(lane, a[i].d * quant_f32(w[i].d), acc);
     }
     return quant_lanes_sum(acc);

@@ -323,18 +323,19 @@ static inline void blk_tq2_0(const char *w, const char *a, __m256 *acc, __m128 *
     (void)aux;
     const block_tq2_0 *x = (const block_tq2_0 *)(const void *)w;
     const block_q8_K *y = (const block_q8_K *)(const void *)a;
-    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    const __m256i m3 = _mm256_set1_epi8(3);
     __m256i lanes = _mm256_setzero_si256();
     for (int h = 0; h < 2; h++) {
         const __m256i q = load32(x->qs + 32 * h);
         for (int s = 0; s < 4; s++) {
             const __m256i t = _mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3);
-            const __m256i yv = load32(y->qs + 128 * h + 32 * s);
-            /* (t - 1) * y = t * y - y */
-            lanes = _mm256_add_epi32(lanes, _mm256_sub_epi32(dot_us8(t, yv), dot_us8(one, yv)));
+            lanes = _mm256_add_epi32(lanes, dot_us8(t, load32(y->qs + 128 * h + 32 * s)));
         }
     }
-    *acc = fma_block(lanes, y->d * h2f(x->d), *acc);
+    /* (t - 1) * y: lane k takes off activations 32k..32k+31 (bsums 2k, 2k+1), the scalar reference's grouping */
+    const __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)y->bsums),
+                                         _mm256_set1_epi16(1));
+    *acc = fma_block(_mm256_sub_epi32(lanes, bs), y->d * h2f(x->d), *acc);
 }
 
 /* ---- the entry points: vec_dot and vec_dot_rows per type ------------------- */
