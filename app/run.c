@@ -531,7 +531,8 @@ int cria_cmd_run(int argc, char **argv)
         cria_profile prompt_prof = cria_profile_diff(&prof1, &prof0), gen_prof = cria_profile_diff(&prof2, &prof1);
         gen_prof.ns[CRIA_PROF_SAMPLE] = tm.t_sample * 1000;
         cria_profile_print(stderr, "prompt", &prompt_prof);
-        cria_profile_print(stderr, "generation", &gen_prof);
+        if (gen_prof.n_tokens > 0) /* -n 1 or an immediate end of text: nothing was decoded after the prompt */
+            cria_profile_print(stderr, "generation", &gen_prof);
     }
     rc = 0;
 done:

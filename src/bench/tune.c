@@ -315,6 +315,8 @@ static int attention_sizes(const cria_hparams *hp, int nth, int step)
 static cria_status tune_matmul(tune_state *s, const cria_model *model, kernel_bench *kb, cria_tuning *t,
                                cria_error *err)
 {
+    if (model->hp.n_layer < 1)
+        return CRIA_OK;
     const cria_weight full = model->layers[0].w_up;
     int64_t work[32], chosen;
     double sp[32];
@@ -474,7 +476,7 @@ cria_status cria_tune_run(const cria_tune_params *p, cria_tuning *out, cria_erro
                 cfg_n[n_cfg] = nseq;
                 cfg_t[n_cfg++] = total / nseq;
             }
-    const int32_t n_mm = matmul_sizes(&model->layers[0].w_up, top, plan->work_step);
+    const int32_t n_mm = model->hp.n_layer > 0 ? matmul_sizes(&model->layers[0].w_up, top, plan->work_step) : 0;
     const int32_t n_attn = attention_sizes(&model->hp, top, plan->work_step);
     s->n_steps = plan->rounds * (2 * top + (top > 1 ? plan->n_polls + n_cfg : 0)) + (top > 1 ? n_mm + n_attn : 0);
 

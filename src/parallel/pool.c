@@ -37,7 +37,7 @@ static int64_t now_ns(void)
 
 struct cria_pool {
     int n_threads;
-    int spin; /* iterations to spin before sleeping */
+    atomic_int spin; /* iterations to spin before sleeping: idle workers read it while the caller may set it */
     uint64_t n_regions; /* parallel regions run (written by the caller only) */
     bool profile;       /* time the joins (cria_pool_set_profile) */
     int64_t wait_caller_ns, wait_workers_ns;
@@ -92,7 +92,8 @@ static void futex_wake_all(atomic_uint *addr)
 /* Waits until the generation differs from seen; returns the new one. */
 static unsigned wait_generation(cria_pool *pool, unsigned seen)
 {
-    for (int i = 0; i < pool->spin; i++) {
+    const int spin = atomic_load_explicit(&pool->spin, memory_order_relaxed);
+    for (int i = 0; i < spin; i++) {
         unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
         if (g != seen)
             return g;
@@ -174,7 +175,7 @@ cria_status cria_pool_init_placed(int n_threads, const cria_placement *placement
     cpu_set_t allowed;
     bool oversubscribed = sched_getaffinity(0, sizeof allowed, &allowed) == 0 && n_threads > CPU_COUNT(&allowed);
     pool->oversubscribed = oversubscribed;
-    pool->spin = oversubscribed ? 0 : POOL_SPIN;
+    atomic_init(&pool->spin, oversubscribed ? 0 : POOL_SPIN);
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->remaining, 0);
     atomic_init(&pool->caller_sleeping, 0);
@@ -334,7 +335,7 @@ uint64_t cria_pool_regions(const cria_pool *pool)
 void cria_pool_set_poll(cria_pool *pool, int poll)
 {
     poll = poll < 0 ? 0 : poll > 100 ? 100 : poll;
-    pool->spin = pool->oversubscribed ? 0 : POOL_SPIN / 50 * poll;
+    atomic_store_explicit(&pool->spin, pool->oversubscribed ? 0 : POOL_SPIN / 50 * poll, memory_order_relaxed);
 }
 
 void cria_pool_set_profile(cria_pool *pool, bool on)
@@ -366,7 +367,8 @@ void cria_pool_where(cria_pool *pool, int *cpu_of_thread)
  */
 static void wait_done(cria_pool *pool)
 {
-    for (int i = 0; i < pool->spin; i++) {
+    const int spin = atomic_load_explicit(&pool->spin, memory_order_relaxed);
+    for (int i = 0; i < spin; i++) {
         if (atomic_load_explicit(&pool->remaining, memory_order_acquire) == 0)
             return;
         spin_pause(i);

@@ -41,7 +41,8 @@ uint64_t cria_pool_regions(const cria_pool *pool);
 /*
  * Sets how long waiting threads spin before sleeping: poll 0..100 (clamped),
  * 50 being the default. A pool with more threads than CPUs never spins.
- * Call between regions.
+ * Call between regions, from the calling thread; idle workers take the new
+ * value when they next wait.
  */
 void cria_pool_set_poll(cria_pool *pool, int poll);
 
