@@ -232,6 +232,37 @@ static void test_isa_levels_match_scalar(void **state)
                     }
                 }
             }
+            /* the prompt's tile: every (row, token) the bits of one vec_dot, for every tile shape */
+            for (int odd = 0; odd < 2 && v->vec_dot_tile; odd++) {
+                const int n = (2 * s->block > 512 ? 2 * s->block : 512) + odd * s->block;
+                const size_t stride = (size_t)(n / s->block) * s->block_bytes;
+                const cria_quant_traits *as = cria_quant_traits_for(s->vec_dot_type, CRIA_ISA_SCALAR);
+                const size_t astride = (size_t)(n / as->block) * as->block_bytes;
+                static float at[N];
+                static uint8_t qat[8 * N * 2];
+                assert_true(v->tile_toks >= 1 && v->tile_toks <= 8);
+                for (int t = 0; t < v->tile_toks; t++) {
+                    for (int i = 0; i < n; i++)
+                        at[i] = a[(i + 37 * t) % N] * (1.0f + 0.25f * (float)t);
+                    as->from_float(at, qat + (size_t)t * astride, n);
+                }
+                for (int nr = 1; nr <= CRIA_DOT_ROWS; nr++) {
+                    for (int nt = 1; nt <= v->tile_toks; nt++) {
+                        float out[8 * CRIA_DOT_ROWS];
+                        v->vec_dot_tile(n, nr, qs, stride, nt, qat, astride, out, CRIA_DOT_ROWS);
+                        for (int t = 0; t < nt; t++) {
+                            for (int r = 0; r < nr; r++) {
+                                const float want = s->vec_dot(n, qs + (size_t)r * stride, qat + (size_t)t * astride);
+                                const float got = out[t * CRIA_DOT_ROWS + r];
+                                if (memcmp(&want, &got, sizeof want) != 0)
+                                    fail_msg("%s at %s: vec_dot_tile(%d x %d) row %d token %d is %.9g, vec_dot %.9g",
+                                             cria_dtype_name(s->type), cria_isa_name((cria_isa)isa), nr, nt, r, t,
+                                             (double)got, (double)want);
+                            }
+                        }
+                    }
+                }
+            }
             /* and the activation quantizer of this level feeds the same dot */
             const cria_quant_traits *av = cria_quant_traits_for(s->vec_dot_type, (cria_isa)isa);
             av->from_float(a, qx, N);

@@ -145,6 +145,20 @@ static void matmul_worker(void *arg, int ith, int nth)
             tile_rows(t, p, r0, r1);
             continue;
         }
+        if (p->q && p->q->vec_dot_tile && t->n > 1) {
+            const int tt = p->q->tile_toks;
+            for (int64_t tok = 0; tok < t->n; tok += tt) {
+                const int nt = t->n - tok < tt ? (int)(t->n - tok) : tt;
+                const void *xq = (const char *)t->xc + (size_t)tok * t->xc_row_bytes;
+                for (int64_t r = r0; r < r1; r += CRIA_DOT_ROWS) {
+                    const int nr = r1 - r < CRIA_DOT_ROWS ? (int)(r1 - r) : CRIA_DOT_ROWS;
+                    p->q->vec_dot_tile(p->w->cols, nr, (const char *)p->w->data + (size_t)r * p->w->row_bytes,
+                                       p->w->row_bytes, nt, xq, t->xc_row_bytes, p->y + tok * rows + r,
+                                       (size_t)rows);
+                }
+            }
+            continue;
+        }
         for (int64_t tok = 0; tok < t->n; tok++) {
             float *yrow = p->y + tok * rows;
             int64_t r = r0;

@@ -39,6 +39,15 @@ typedef float (*cria_vec_dot_fn)(int64_t n, const void *w, const void *a);
 enum { CRIA_DOT_ROWS = 4 };
 typedef void (*cria_vec_dot_rows_fn)(int64_t n, int nrows, const void *w, size_t w_stride, const void *a, float *out);
 
+/*
+ * out[t * out_stride + r] = vec_dot(n, w row r, a row t) for r < nr <=
+ * CRIA_DOT_ROWS and t < nt <= tile_toks (rows w_stride, activations
+ * a_stride bytes apart): the prompt's GEMM, each weight block unpacked once
+ * for all the tile's tokens; the same bits as vec_dot.
+ */
+typedef void (*cria_vec_dot_tile_fn)(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                                     size_t a_stride, float *out, size_t out_stride);
+
 typedef struct cria_quant_traits {
     cria_dtype type;
     int32_t block;       /* elements per block */
@@ -48,6 +57,8 @@ typedef struct cria_quant_traits {
     cria_to_float_fn to_float;
     cria_vec_dot_fn vec_dot; /* NULL for activation-only types (Q8_K, Q8_1) */
     cria_vec_dot_rows_fn vec_dot_rows; /* NULL where only vec_dot exists */
+    cria_vec_dot_tile_fn vec_dot_tile; /* NULL where only vec_dot exists */
+    int tile_toks;                     /* tokens per vec_dot_tile call */
 } cria_quant_traits;
 
 /* True for the block types this module implements. */

@@ -37,5 +37,6 @@ static inline __m256i bits32(const uint8_t *p)
     return _mm256_movm_epi8((__mmask32)v);
 }
 
+#define QUANT_TILE_TOKS 4 /* 4 x 4 accumulators in the 32 registers of AVX-512 */
 #define QUANT_X86_TABLE cria_quant_avx512
 #include "quant/quant_x86.h"

@@ -397,6 +397,76 @@ static void tq2_0_rows(int64_t n, int nr, const void *w, size_t stride, const vo
     dot_rows(n / QK_K, nr, w, stride, sizeof(block_tq2_0), a, sizeof(block_q8_K), blk_tq2_0, fin_lanes, out);
 }
 
+/*
+ * The prompt's GEMM: up to CRIA_DOT_ROWS weight rows x QUANT_TILE_TOKS
+ * activation rows in one pass over the blocks, so each weight block is
+ * loaded and unpacked once for every token of the tile and each activation
+ * block once for every row. Every (row, token) sum takes the block and final
+ * functions of dot_rows in the same order: the bits of vec_dot. Rows past nr
+ * and tokens past nt repeat row / token 0 and are not stored.
+ */
+#ifndef QUANT_TILE_TOKS
+#define QUANT_TILE_TOKS 2 /* 4 x 2 accumulators: the sixteen registers of AVX2 */
+#endif
+
+static inline __attribute__((always_inline)) void dot_tile(int64_t nb, int nr, const void *w, size_t stride,
+                                                           size_t wbytes, int nt, const void *a, size_t astride,
+                                                           size_t abytes, block_fn blk, final_fn fin, float *out,
+                                                           size_t ostride)
+{
+    const char *wr[CRIA_DOT_ROWS], *at[QUANT_TILE_TOKS];
+    for (int r = 0; r < CRIA_DOT_ROWS; r++)
+        wr[r] = (const char *)w + (size_t)(r < nr ? r : 0) * stride;
+    for (int t = 0; t < QUANT_TILE_TOKS; t++)
+        at[t] = (const char *)a + (size_t)(t < nt ? t : 0) * astride;
+    __m256 acc[CRIA_DOT_ROWS][QUANT_TILE_TOKS];
+    __m128 aux[CRIA_DOT_ROWS][QUANT_TILE_TOKS];
+#pragma GCC unroll 4
+    for (int r = 0; r < CRIA_DOT_ROWS; r++) {
+#pragma GCC unroll 4
+        for (int t = 0; t < QUANT_TILE_TOKS; t++) {
+            acc[r][t] = _mm256_setzero_ps();
+            aux[r][t] = _mm_setzero_ps();
+        }
+    }
+    for (int64_t i = 0; i < nb; i++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < CRIA_DOT_ROWS; r++) {
+#pragma GCC unroll 4
+            for (int t = 0; t < QUANT_TILE_TOKS; t++)
+                blk(wr[r] + (size_t)i * wbytes, at[t] + (size_t)i * abytes, &acc[r][t], &aux[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < QUANT_TILE_TOKS; t++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < CRIA_DOT_ROWS; r++) {
+            if (t < nt && r < nr)
+                out[(size_t)t * ostride + (size_t)r] = fin(acc[r][t], aux[r][t]);
+        }
+    }
+}
+
+#define QUANT_TILE_FN(name, qk, wblock, ablock, blk, fin)                                                        \
+    static void name(int64_t n, int nr, const void *w, size_t stride, int nt, const void *a, size_t astride,   \
+                     float *out, size_t ostride)                                                               \
+    {                                                                                                          \
+        dot_tile(n / (qk), nr, w, stride, sizeof(wblock), nt, a, astride, sizeof(ablock), blk, fin, out,       \
+                 ostride);                                                                                     \
+    }
+
+QUANT_TILE_FN(q8_0_tile, QK_LEGACY, block_q8_0, block_q8_0, blk_q8_0, fin_lanes)
+QUANT_TILE_FN(q4_0_tile, QK_LEGACY, block_q4_0, block_q8_0, blk_q4_0, fin_lanes)
+QUANT_TILE_FN(q4_1_tile, QK_LEGACY, block_q4_1, block_q8_1, blk_q4_1, fin_lanes_plus_scalar)
+QUANT_TILE_FN(q5_0_tile, QK_LEGACY, block_q5_0, block_q8_0, blk_q5_0, fin_lanes)
+QUANT_TILE_FN(q5_1_tile, QK_LEGACY, block_q5_1, block_q8_1, blk_q5_1, fin_lanes_plus_scalar)
+QUANT_TILE_FN(q2_k_tile, QK_K, block_q2_K, block_q8_K, blk_q2_k, fin_lanes)
+QUANT_TILE_FN(q3_k_tile, QK_K, block_q3_K, block_q8_K, blk_q3_k, fin_lanes)
+QUANT_TILE_FN(q4_k_tile, QK_K, block_q4_K, block_q8_K, blk_q4_k, fin_lanes_plus_mins)
+QUANT_TILE_FN(q5_k_tile, QK_K, block_q5_K, block_q8_K, blk_q5_k, fin_lanes_plus_mins)
+QUANT_TILE_FN(q6_k_tile, QK_K, block_q6_K, block_q8_K, blk_q6_k, fin_lanes)
+QUANT_TILE_FN(tq2_0_tile, QK_K, block_tq2_0, block_q8_K, blk_tq2_0, fin_lanes)
+
 /* One row: the same kernel with nr = 1. */
 static float q8_0_dot(int64_t n, const void *w, const void *a)
 {
@@ -632,12 +702,14 @@ const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
         .vec_dot_type = CRIA_DTYPE_Q8_K,
         .from_float = quant_q2_k_from_float, .to_float = quant_q2_k_to_float, .vec_dot = q2_k_dot,
         .vec_dot_rows = q2_k_rows,
+        .vec_dot_tile = q2_k_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_Q3_K] = {
         .type = CRIA_DTYPE_Q3_K, .block = QK_K, .block_bytes = sizeof(block_q3_K),
         .vec_dot_type = CRIA_DTYPE_Q8_K,
         .from_float = quant_q3_k_from_float, .to_float = quant_q3_k_to_float, .vec_dot = q3_k_dot,
         .vec_dot_rows = q3_k_rows,
+        .vec_dot_tile = q3_k_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_Q8_K] = {
         .type = CRIA_DTYPE_Q8_K, .block = QK_K, .block_bytes = sizeof(block_q8_K),
@@ -649,54 +721,63 @@ const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
         .vec_dot_type = CRIA_DTYPE_Q8_0,
         .from_float = quant_avx2_q8_0_from_float, .to_float = q8_0_to_float, .vec_dot = q8_0_dot,
         .vec_dot_rows = q8_0_rows,
+        .vec_dot_tile = q8_0_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_Q4_0] = {
         .type = CRIA_DTYPE_Q4_0, .block = QK_LEGACY, .block_bytes = sizeof(block_q4_0),
         .vec_dot_type = CRIA_DTYPE_Q8_0,
         .from_float = quant_q4_0_from_float, .to_float = q4_0_to_float, .vec_dot = q4_0_dot,
         .vec_dot_rows = q4_0_rows,
+        .vec_dot_tile = q4_0_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_Q4_1] = {
         .type = CRIA_DTYPE_Q4_1, .block = QK_LEGACY, .block_bytes = sizeof(block_q4_1),
         .vec_dot_type = CRIA_DTYPE_Q8_1,
         .from_float = quant_q4_1_from_float, .to_float = q4_1_to_float, .vec_dot = q4_1_dot,
         .vec_dot_rows = q4_1_rows,
+        .vec_dot_tile = q4_1_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_Q5_0] = {
         .type = CRIA_DTYPE_Q5_0, .block = QK_LEGACY, .block_bytes = sizeof(block_q5_0),
         .vec_dot_type = CRIA_DTYPE_Q8_0,
         .from_float = quant_q5_0_from_float, .to_float = q5_0_to_float, .vec_dot = q5_0_dot,
         .vec_dot_rows = q5_0_rows,
+        .vec_dot_tile = q5_0_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_Q5_1] = {
         .type = CRIA_DTYPE_Q5_1, .block = QK_LEGACY, .block_bytes = sizeof(block_q5_1),
         .vec_dot_type = CRIA_DTYPE_Q8_1,
         .from_float = quant_q5_1_from_float, .to_float = q5_1_to_float, .vec_dot = q5_1_dot,
         .vec_dot_rows = q5_1_rows,
+        .vec_dot_tile = q5_1_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_Q4_K] = {
         .type = CRIA_DTYPE_Q4_K, .block = QK_K, .block_bytes = sizeof(block_q4_K),
         .vec_dot_type = CRIA_DTYPE_Q8_K,
         .from_float = quant_q4_k_from_float, .to_float = q4_k_to_float, .vec_dot = q4_k_dot,
         .vec_dot_rows = q4_k_rows,
+        .vec_dot_tile = q4_k_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_Q5_K] = {
         .type = CRIA_DTYPE_Q5_K, .block = QK_K, .block_bytes = sizeof(block_q5_K),
         .vec_dot_type = CRIA_DTYPE_Q8_K,
         .from_float = quant_q5_k_from_float, .to_float = q5_k_to_float, .vec_dot = q5_k_dot,
         .vec_dot_rows = q5_k_rows,
+        .vec_dot_tile = q5_k_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_Q6_K] = {
         .type = CRIA_DTYPE_Q6_K, .block = QK_K, .block_bytes = sizeof(block_q6_K),
         .vec_dot_type = CRIA_DTYPE_Q8_K,
         .from_float = quant_q6_k_from_float, .to_float = q6_k_to_float, .vec_dot = q6_k_dot,
         .vec_dot_rows = q6_k_rows,
+        .vec_dot_tile = q6_k_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_TQ2_0] = {
         .type = CRIA_DTYPE_TQ2_0, .block = QK_K, .block_bytes = sizeof(block_tq2_0),
         .vec_dot_type = CRIA_DTYPE_Q8_K,
         .from_float = quant_tq2_0_from_float, .to_float = tq2_0_to_float, .vec_dot = tq2_0_dot,
         .vec_dot_rows = tq2_0_rows,
+        .vec_dot_tile = tq2_0_tile, .tile_toks = QUANT_TILE_TOKS,
     },
 };
 
