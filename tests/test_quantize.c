@@ -533,6 +533,55 @@ static void test_cli_and_bad_input(void **state)
     expect_cli_error(args, "unknown --type 'q9_9'", out);
 }
 
+/* ---- the writer's filled tensors --------------------------------------------------------- */
+
+typedef struct fill_case {
+    size_t put;      /* bytes the fill puts */
+    bool fail;       /* returns an error instead */
+} fill_case;
+
+static cria_status fill_fn(void *ctx, cria_gguf_sink *sink, cria_error *err)
+{
+    const fill_case *c = ctx;
+    if (c->fail)
+        return cria_err_set(err, CRIA_ERR_IO, "fill failed on purpose");
+    static const uint8_t bytes[256];
+    cria_gguf_sink_put(sink, bytes, c->put);
+    return CRIA_OK;
+}
+
+static void test_writer_fill(void **state)
+{
+    (void)state;
+    const uint64_t ne[2] = {64, 2}; /* two q8_0 rows: 2 x 2 x 34 bytes */
+    fill_case cases[] = {{136, false}, {100, false}, {136, true}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *out = test_tmp_path(".gguf");
+        cria_gguf_writer *w = cria_gguf_writer_init(0);
+        assert_non_null(w);
+        assert_true(cria_gguf_writer_set_str(w, "general.architecture", "llama"));
+        assert_true(cria_gguf_writer_add_tensor_fill(w, "t.weight", CRIA_DTYPE_Q8_0, 2, ne, fill_fn,
+                                                     &cases[i]));
+        cria_error err;
+        cria_status st = cria_gguf_writer_write(w, out, &err);
+        cria_gguf_writer_free(w);
+        if (i == 0) {
+            assert_int_equal(st, CRIA_OK);
+            cria_gguf *g = NULL;
+            assert_int_equal(cria_gguf_open(out, &g, &err), CRIA_OK);
+            const cria_gguf_tensor *t = cria_gguf_find_tensor(g, "t.weight");
+            assert_non_null(t);
+            assert_int_equal(t->n_bytes, 136);
+            cria_gguf_close(g);
+            remove(out);
+        } else {
+            assert_int_not_equal(st, CRIA_OK);
+            assert_contains(err.msg, i == 1 ? "100 bytes produced, 136 expected" : "fill failed on purpose");
+            assert_false(leftover(out)); /* neither the file nor its temporary */
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_mixes_match_llama_cpp),
         cmocka_unit_test(test_synth_quantized_runs_and_ignores_threads),
         cmocka_unit_test(test_cli_and_bad_input),
+        cmocka_unit_test(test_writer_fill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
