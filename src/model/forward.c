@@ -232,7 +232,7 @@ void cria_forward(cria_context *ctx, const cria_batch *b, int32_t n_out)
         scale_by(n * ff, ctx->hb2, L->up_scale);
         lap(ctx, CRIA_PROF_GATE_UP);
         if (m->family->act == CRIA_ACT_GELU)
-            cria_geglu(n * ff, ctx->hb, ctx->hb2);
+            cria_geglu_table(vk, n * ff, ctx->hb, ctx->hb2, m->gelu_f16);
         else
             vk->swiglu_f32(n * ff, ctx->hb, ctx->hb2);
         lap(ctx, CRIA_PROF_ACT);

@@ -316,6 +316,14 @@ cria_status cria_model_load_gguf(cria_model *m, cria_gguf *g, cria_error *err)
         m->output = m->tok_embd;
         m->tied_output = true;
     }
+    if (m->family->act == CRIA_ACT_GELU) {
+        /* 128 KiB kept as a float buffer of the model: its halves are the table */
+        float *buf = malloc(CRIA_GELU_TABLE_SIZE * sizeof(uint16_t));
+        if (!buf || !cria_model_own(m, buf))
+            return cria_err_set(err, CRIA_ERR_NOMEM, "%s: out of memory for the GELU table", file);
+        cria_gelu_table_init((uint16_t *)(void *)buf);
+        m->gelu_f16 = (const uint16_t *)(const void *)buf;
+    }
     st = bind_vector_opt(m, g, "rope_freqs.weight", m->hp.n_rot / 2, &m->rope_freqs, err);
     if (st != CRIA_OK)
         return st;

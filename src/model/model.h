@@ -110,6 +110,7 @@ struct cria_model {
     bool tied_output;
     cria_layer *layers;
     const float *rope_freqs; /* rope_freqs.weight [n_rot/2]: per-pair angle divisors (Llama 3); NULL when absent */
+    const uint16_t *gelu_f16; /* GELU families: half-precision GELU of every half (cria_gelu_table_init) */
     cria_vocab *vocab;
 
     /* Storage the views above point into. */
