@@ -267,16 +267,20 @@ typedef struct qchunk {
     float *scratch; /* nth x scratch_rows x n_per_row */
     uint8_t *out;
     atomic_int failed;
+    atomic_llong next; /* first row not yet taken */
 } qchunk;
 
+/* Threads take scratch_rows rows at a time from a shared counter, so one slowed by other work on the machine delays no one. */
 static void convert_task(void *arg, int ith, int nth)
 {
     qchunk *c = arg;
-    long lo, hi;
-    cria_split_range((long)c->nrows, ith, nth, &lo, &hi);
+    (void)nth;
     float *x = c->scratch + (size_t)ith * (size_t)c->scratch_rows * (size_t)c->n_per_row;
-    for (int64_t r = lo; r < hi; r += c->scratch_rows) {
-        int64_t k = hi - r < c->scratch_rows ? hi - r : c->scratch_rows;
+    for (;;) {
+        const int64_t r = atomic_fetch_add(&c->next, c->scratch_rows);
+        if (r >= c->nrows)
+            break;
+        const int64_t k = c->nrows - r < c->scratch_rows ? c->nrows - r : c->scratch_rows;
         c->t->rows(c->t->rows_ctx, c->row0 + r, k, x);
         cria_error e;
         if (cria_convert_floats(c->t->type, x, c->out + (size_t)r * c->row_bytes, k * c->n_per_row, &e) != CRIA_OK)
@@ -317,6 +321,7 @@ static cria_status fill_tensor(void *ctx, cria_gguf_sink *sink, cria_error *err)
         c.row0 = r;
         c.nrows = nrows - r < chunk_rows ? nrows - r : chunk_rows;
         atomic_store(&c.failed, 0);
+        atomic_store(&c.next, 0);
         int nth = (int64_t)d->nth < c.nrows ? d->nth : (int)c.nrows;
         cria_pool_run(d->pool, nth, convert_task, &c);
         if (atomic_load(&c.failed))
