@@ -370,6 +370,76 @@ static void test_mixes_match_llama_cpp(void **state)
     remove(f32);
 }
 
+/*
+ * A 22-layer GQA shape (n_gqa 8, as TinyLlama) with rows of 256 and 512, so
+ * every K-quant rule applies without fallbacks: the tensor count per type of
+ * each mix, as llama-quantize (c392e50) wrote them for the same shape.
+ */
+static void test_mix_counts_match_llama_cpp(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *mix;
+        int n; /* pairs below */
+        struct {
+            cria_dtype type;
+            int count;
+        } c[5];
+    } want[] = {
+        {"q2_k", 5, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q2_K, 89}, {CRIA_DTYPE_Q3_K, 44}, {CRIA_DTYPE_Q4_K, 22},
+                     {CRIA_DTYPE_Q6_K, 1}}},
+        {"q3_k_s", 3, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q3_K, 155}, {CRIA_DTYPE_Q6_K, 1}}},
+        {"q3_k_m", 5, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q3_K, 89}, {CRIA_DTYPE_Q4_K, 63}, {CRIA_DTYPE_Q5_K, 3},
+                       {CRIA_DTYPE_Q6_K, 1}}},
+        {"q3_k_l", 4, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q3_K, 89}, {CRIA_DTYPE_Q5_K, 66}, {CRIA_DTYPE_Q6_K, 1}}},
+        {"q4_k_s", 4, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q4_K, 149}, {CRIA_DTYPE_Q5_K, 6}, {CRIA_DTYPE_Q6_K, 1}}},
+        {"q4_k_m", 3, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q4_K, 135}, {CRIA_DTYPE_Q6_K, 21}}},
+        {"q5_k_s", 3, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q5_K, 155}, {CRIA_DTYPE_Q6_K, 1}}},
+        {"q5_k_m", 3, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q5_K, 135}, {CRIA_DTYPE_Q6_K, 21}}},
+        {"q6_k", 2, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q6_K, 156}}},
+        {"tq1_0", 4, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q4_K, 1}, {CRIA_DTYPE_Q6_K, 1}, {CRIA_DTYPE_TQ1_0, 154}}},
+        {"tq2_0", 4, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q4_K, 1}, {CRIA_DTYPE_Q6_K, 1}, {CRIA_DTYPE_TQ2_0, 154}}},
+        {"q4_0", 3, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q4_0, 155}, {CRIA_DTYPE_Q6_K, 1}}},
+        {"q8_0", 2, {{CRIA_DTYPE_F32, 45}, {CRIA_DTYPE_Q8_0, 156}}},
+    };
+    /* the tensors of that shape (cria synth --dims 256,512,22,32,4,128, any vocabulary) */
+    enum { N_LAYER = 22, D = 256, FF = 512, KV = 32 };
+    const cria_quant_model m = {.n_layer = N_LAYER, .n_attn_v = N_LAYER, .n_gqa = 8, .has_output = true};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const cria_quant_mix *mix = cria_quant_mix_find(want[i].mix);
+        assert_non_null(mix);
+        int count[CRIA_DTYPE_COUNT] = {0}, n_tensors = 0;
+        const uint64_t vec[4] = {D, 1, 1, 1}, emb[4] = {D, 512, 1, 1};
+        count[cria_quant_choose_type(mix, &m, "token_embd.weight", 2, emb, CRIA_DTYPE_F32, NULL)]++;
+        count[cria_quant_choose_type(mix, &m, "output.weight", 2, emb, CRIA_DTYPE_F32, NULL)]++;
+        count[cria_quant_choose_type(mix, &m, "output_norm.weight", 1, vec, CRIA_DTYPE_F32, NULL)]++;
+        n_tensors += 3;
+        for (int l = 0; l < N_LAYER; l++) {
+            static const struct {
+                const char *suffix;
+                uint64_t cols, rows;
+            } mats[] = {{"attn_norm", D, 1},    {"ffn_norm", D, 1}, {"attn_q", D, D},  {"attn_k", D, KV},
+                        {"attn_v", D, KV},      {"attn_output", D, D}, {"ffn_gate", D, FF}, {"ffn_up", D, FF},
+                        {"ffn_down", FF, D}};
+            for (size_t k = 0; k < sizeof mats / sizeof mats[0]; k++) {
+                char name[64];
+                snprintf(name, sizeof name, "blk.%d.%s.weight", l, mats[k].suffix);
+                const uint64_t ne[4] = {mats[k].cols, mats[k].rows, 1, 1};
+                count[cria_quant_choose_type(mix, &m, name, mats[k].rows > 1 ? 2 : 1, ne, CRIA_DTYPE_F32, NULL)]++;
+                n_tensors++;
+            }
+        }
+        int total = 0;
+        for (int k = 0; k < want[i].n; k++) {
+            if (count[want[i].c[k].type] != want[i].c[k].count)
+                fail_msg("%s: %d %s tensors, llama.cpp has %d", want[i].mix, count[want[i].c[k].type],
+                         cria_dtype_name(want[i].c[k].type), want[i].c[k].count);
+            total += want[i].c[k].count;
+        }
+        assert_int_equal(total, n_tensors);
+    }
+}
+
 /* ---- synth in quantized types ------------------------------------------------------------ */
 
 static void test_synth_quantized_runs_and_ignores_threads(void **state)
@@ -590,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_q4_0_and_float_targets),
         cmocka_unit_test(test_choose_type_rules),
         cmocka_unit_test(test_mixes_match_llama_cpp),
+        cmocka_unit_test(test_mix_counts_match_llama_cpp),
         cmocka_unit_test(test_synth_quantized_runs_and_ignores_threads),
         cmocka_unit_test(test_cli_and_bad_input),
         cmocka_unit_test(test_writer_fill),

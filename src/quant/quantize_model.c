@@ -21,7 +21,7 @@ static const cria_quant_mix mixes[] = {
     {"bf16", CRIA_FTYPE_BF16, CRIA_DTYPE_BF16},    {"q8_0", CRIA_FTYPE_Q8_0, CRIA_DTYPE_Q8_0},
     {"q4_0", CRIA_FTYPE_Q4_0, CRIA_DTYPE_Q4_0},    {"q4_1", CRIA_FTYPE_Q4_1, CRIA_DTYPE_Q4_1},
     {"q5_0", CRIA_FTYPE_Q5_0, CRIA_DTYPE_Q5_0},    {"q5_1", CRIA_FTYPE_Q5_1, CRIA_DTYPE_Q5_1},
-    {"q2_k", CRIA_FTYPE_Q2_K, CRIA_DTYPE_Q2_K},    {"q2_k_s", CRIA_FTYPE_Q2_K_S, CRIA_DTYPE_Q2_K},
+    {"q2_k", CRIA_FTYPE_Q2_K, CRIA_DTYPE_Q2_K},
     {"q3_k_s", CRIA_FTYPE_Q3_K_S, CRIA_DTYPE_Q3_K}, {"q3_k_m", CRIA_FTYPE_Q3_K_M, CRIA_DTYPE_Q3_K},
     {"q3_k_l", CRIA_FTYPE_Q3_K_L, CRIA_DTYPE_Q3_K}, {"q4_k_s", CRIA_FTYPE_Q4_K_S, CRIA_DTYPE_Q4_K},
     {"q4_k_m", CRIA_FTYPE_Q4_K_M, CRIA_DTYPE_Q4_K}, {"q5_k_s", CRIA_FTYPE_Q5_K_S, CRIA_DTYPE_Q5_K},
@@ -128,8 +128,6 @@ static cria_dtype mix_type(const cria_quant_mix *mix, const cria_quant_model *m,
         const int i = i_layer, n = m->n_attn_v > 0 ? m->n_attn_v : n_layer;
         if (f == CRIA_FTYPE_Q2_K)
             t = m->n_gqa >= 4 ? CRIA_DTYPE_Q4_K : CRIA_DTYPE_Q3_K;
-        else if (f == CRIA_FTYPE_Q2_K_S && m->n_gqa >= 4)
-            t = CRIA_DTYPE_Q4_K;
         else if (f == CRIA_FTYPE_Q3_K_M)
             t = i < 2 ? CRIA_DTYPE_Q5_K : CRIA_DTYPE_Q4_K;
         else if (f == CRIA_FTYPE_Q3_K_L)
@@ -144,10 +142,7 @@ static cria_dtype mix_type(const cria_quant_mix *mix, const cria_quant_model *m,
         const int i = i_layer, n = n_layer;
         if (f == CRIA_FTYPE_Q2_K)
             t = CRIA_DTYPE_Q3_K;
-        else if (f == CRIA_FTYPE_Q2_K_S) {
-            if (i < n / 8)
-                t = CRIA_DTYPE_Q4_K;
-        } else if (f == CRIA_FTYPE_Q3_K_M)
+        else if (f == CRIA_FTYPE_Q3_K_M)
             t = i < n / 16 ? CRIA_DTYPE_Q5_K : CRIA_DTYPE_Q4_K;
         else if (f == CRIA_FTYPE_Q3_K_L)
             t = CRIA_DTYPE_Q5_K;

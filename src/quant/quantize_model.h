@@ -13,7 +13,8 @@
  * llama.cpp does (Q4_K->Q5_0, Q5_K->Q5_1, Q6_K->Q8_0, TQ*->Q4_0, then F16);
  * where llama.cpp uses IQ4_NL (Q2_K, Q3_K), which cria does not implement,
  * Q4_0 (the same 4.5 bits per weight) is used, and where llama.cpp gives up
- * (Q4_0, Q8_0, ... on such rows) F16 is used.
+ * (Q4_0, Q8_0, ... on such rows) F16 is used. Q2_K_S and the IQ mixes, which
+ * llama.cpp makes only with an importance matrix, are not offered.
  */
 #ifndef CRIA_QUANT_QUANTIZE_MODEL_H
 #define CRIA_QUANT_QUANTIZE_MODEL_H
@@ -44,7 +45,6 @@ typedef enum cria_ftype {
     CRIA_FTYPE_Q5_K_S = 16,
     CRIA_FTYPE_Q5_K_M = 17,
     CRIA_FTYPE_Q6_K = 18,
-    CRIA_FTYPE_Q2_K_S = 21,
     CRIA_FTYPE_BF16 = 32,
     CRIA_FTYPE_TQ1_0 = 36,
     CRIA_FTYPE_TQ2_0 = 37,
