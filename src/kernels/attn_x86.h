@@ -70,9 +70,13 @@ static void attn_scores_f16(int32_t hd, int32_t nq, const float *q, int32_t nv, 
     }
 }
 
-/* Eight dimensions of NH heads (a constant after inlining, so the sums stay in registers). */
-static inline __attribute__((always_inline)) void attn_values_block(int nh_const, const float *p, int64_t ps,
-                                                                    int32_t nv, const int32_t *idx,
+/*
+ * HB heads x CB eight-float chunks of the output (constants after inlining,
+ * HB * CB <= 8): every cell adds into HB * CB independent sums held in
+ * registers, enough chains to hide the FMA latency even for one head.
+ */
+static inline __attribute__((always_inline)) void attn_values_block(const int HB, const int CB, const float *p,
+                                                                    int64_t ps, int32_t nv, const int32_t *idx,
                                                                     const uint16_t *v, int64_t vs, float *o,
                                                                     int64_t os)
 {
@@ -81,38 +85,58 @@ static inline __attribute__((always_inline)) void attn_values_block(int nh_const
     for (int i = 0; i < 8; i++)
         acc[i] = _mm256_setzero_ps();
     for (int32_t j = 0; j < nv; j++) {
-        const __m256 vv = attn_load8_f16(v + (int64_t)idx[j] * vs);
+        const uint16_t *vr = v + (int64_t)idx[j] * vs;
+        __m256 vv[4];
+        #pragma GCC unroll 4
+        for (int c = 0; c < CB; c++)
+            vv[c] = attn_load8_f16(vr + 8 * c);
         #pragma GCC unroll 8
-        for (int i = 0; i < 8; i++) {
-            if (i < nh_const)
-                acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + i * ps + j), vv, acc[i]);
+        for (int h = 0; h < HB; h++) {
+            const __m256 ph = _mm256_broadcast_ss(p + h * ps + j);
+            #pragma GCC unroll 4
+            for (int c = 0; c < CB; c++)
+                acc[h * CB + c] = _mm256_fmadd_ps(ph, vv[c], acc[h * CB + c]);
         }
     }
     #pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) {
-        if (i < nh_const)
-            _mm256_storeu_ps(o + i * os, _mm256_add_ps(_mm256_loadu_ps(o + i * os), acc[i]));
+    for (int h = 0; h < HB; h++) {
+        #pragma GCC unroll 4
+        for (int c = 0; c < CB; c++) {
+            float *oc = o + h * os + 8 * c;
+            _mm256_storeu_ps(oc, _mm256_add_ps(_mm256_loadu_ps(oc), acc[h * CB + c]));
+        }
     }
 }
 
 static void attn_values_f16(int32_t hd, int32_t nq, const float *p, int64_t ps, int32_t nv, const int32_t *idx,
                             const uint16_t *v, int64_t vs, float *o)
 {
-    for (int32_t d = 0; d < hd; d += 8) {
-        for (int32_t h0 = 0; h0 < nq; h0 += 8) {
+    const int32_t chunks = hd / 8;
+    for (int32_t c0 = 0; c0 < chunks;) {
+        const int cb = chunks - c0 >= 4 ? 4 : chunks - c0 >= 2 ? 2 : 1, hb_max = 8 / cb;
+        for (int32_t h0 = 0; h0 < nq; h0 += hb_max) {
+            const int hb = nq - h0 < hb_max ? nq - h0 : hb_max;
             const float *ph = p + (int64_t)h0 * ps;
-            float *oh = o + (int64_t)h0 * hd + d;
-            switch (nq - h0 < 8 ? nq - h0 : 8) {
-            case 1: attn_values_block(1, ph, ps, nv, idx, v + d, vs, oh, hd); break;
-            case 2: attn_values_block(2, ph, ps, nv, idx, v + d, vs, oh, hd); break;
-            case 3: attn_values_block(3, ph, ps, nv, idx, v + d, vs, oh, hd); break;
-            case 4: attn_values_block(4, ph, ps, nv, idx, v + d, vs, oh, hd); break;
-            case 5: attn_values_block(5, ph, ps, nv, idx, v + d, vs, oh, hd); break;
-            case 6: attn_values_block(6, ph, ps, nv, idx, v + d, vs, oh, hd); break;
-            case 7: attn_values_block(7, ph, ps, nv, idx, v + d, vs, oh, hd); break;
-            default: attn_values_block(8, ph, ps, nv, idx, v + d, vs, oh, hd); break;
+            const uint16_t *vc = v + 8 * c0;
+            float *oh = o + (int64_t)h0 * hd + 8 * c0;
+            switch (cb * 16 + hb) {
+            case 0x41: attn_values_block(1, 4, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x42: attn_values_block(2, 4, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x21: attn_values_block(1, 2, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x22: attn_values_block(2, 2, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x23: attn_values_block(3, 2, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x24: attn_values_block(4, 2, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x11: attn_values_block(1, 1, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x12: attn_values_block(2, 1, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x13: attn_values_block(3, 1, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x14: attn_values_block(4, 1, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x15: attn_values_block(5, 1, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x16: attn_values_block(6, 1, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            case 0x17: attn_values_block(7, 1, ph, ps, nv, idx, vc, vs, oh, hd); break;
+            default: attn_values_block(8, 1, ph, ps, nv, idx, vc, vs, oh, hd); break;
             }
         }
+        c0 += cb;
     }
 }
 
