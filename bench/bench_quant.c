@@ -5,13 +5,19 @@
  * per second, and the speedup over the scalar reference. Also the
  * activation quantizers (Q8_0, Q8_K) per level.
  *
+ * The prompt's GEMM: 64 weight rows x 64 tokens per type, one thread, in
+ * cache, through the scalar vec_dot per (row, token), vec_dot_tile and the
+ * repacking gemm (its activation prep and repacking included), as GOP/s
+ * (2 x rows x cols x tokens per second).
+ *
  * Then the memory-bound case generation lives in: one-token matmuls
  * (cria_matmul, the engine's GEMV) over a weight matrix far larger than the
  * last-level cache, 1 and 2 threads, reported as GB/s of weights streamed.
  *
- *   make build/bench/bench_quant && build/bench/bench_quant [-k COLS] [-r ROWS] [-m MIB]
+ *   make build/bench/bench_quant && build/bench/bench_quant [-k COLS] [-r ROWS] [-m MIB] [-only gemm]
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,12 +145,89 @@ static void gemv_stream(cria_dtype t, int mib)
     free(scratch);
 }
 
+enum { G_ROWS = 64, G_TOKS = 64 };
+
+typedef enum gemm_way { WAY_SCALAR, WAY_TILE, WAY_GEMM } gemm_way;
+
+/* One pass of the prompt GEMM the given way: out[t * G_ROWS + r] for every row and token. */
+static void gemm_pass(gemm_way way, const cria_quant_traits *s, const cria_quant_traits *q, int64_t cols,
+                      const char *w, size_t wb, const char *a, size_t ab, void *extra, float *out)
+{
+    if (way == WAY_SCALAR) {
+        for (int t = 0; t < G_TOKS; t++)
+            for (int r = 0; r < G_ROWS; r++)
+                out[t * G_ROWS + r] = s->vec_dot(cols, w + (size_t)r * wb, a + (size_t)t * ab);
+    } else if (way == WAY_TILE) {
+        for (int t = 0; t < G_TOKS; t += q->tile_toks)
+            for (int r = 0; r < G_ROWS; r += CRIA_DOT_ROWS)
+                q->vec_dot_tile(cols, CRIA_DOT_ROWS, w + (size_t)r * wb, wb, q->tile_toks, a + (size_t)t * ab, ab,
+                                out + t * G_ROWS + r, G_ROWS);
+    } else {
+        q->gemm_prep(cols, G_TOKS, a, ab, extra);
+        for (int r = 0; r < G_ROWS; r += CRIA_GEMM_ROWS)
+            q->gemm(cols, CRIA_GEMM_ROWS, w + (size_t)r * wb, wb, G_TOKS, a, ab, extra, out + r, G_ROWS);
+    }
+}
+
+static void gemm_bench(const float *x, const float *act, int64_t cols)
+{
+    printf("\nprompt GEMM, one thread, %d rows x %lld columns x %d tokens (in cache), %s kernels\n\n"
+           "| type | way | ms | GOP/s | x scalar | x tile |\n| --- | --- | --- | --- | --- | --- |\n",
+           G_ROWS, (long long)cols, G_TOKS, cria_isa_name(cria_isa_detected()));
+    const cria_dtype gt[] = {CRIA_DTYPE_Q8_0, CRIA_DTYPE_Q4_0, CRIA_DTYPE_Q4_K, CRIA_DTYPE_Q6_K};
+    char *w = malloc((size_t)(G_ROWS * cols) * 2), *a = malloc((size_t)(G_TOKS * cols) * 2);
+    void *extra = malloc((size_t)(G_TOKS * cols) * 2);
+    float *out = malloc(sizeof(float) * G_ROWS * G_TOKS);
+    for (size_t ti = 0; ti < sizeof gt / sizeof gt[0]; ti++) {
+        const cria_quant_traits *s = cria_quant_traits_for(gt[ti], CRIA_ISA_SCALAR);
+        const cria_quant_traits *q = cria_quant_traits_for(gt[ti], cria_isa_detected());
+        const cria_quant_traits *as = cria_quant_traits_for(s->vec_dot_type, CRIA_ISA_SCALAR);
+        const size_t wb = (size_t)(cols / s->block) * s->block_bytes, ab = (size_t)(cols / as->block) * as->block_bytes;
+        for (int r = 0; r < G_ROWS; r++)
+            s->from_float(x + r * cols, w + (size_t)r * wb, cols);
+        for (int t = 0; t < G_TOKS; t++)
+            as->from_float(act + (size_t)t * (size_t)cols, a + (size_t)t * ab, cols);
+        double sec[3] = {0, 0, 0};
+        for (int way = WAY_SCALAR; way <= WAY_GEMM; way++) {
+            if ((way == WAY_TILE && !q->vec_dot_tile) || (way == WAY_GEMM && !q->gemm))
+                continue;
+            double best = 1e30;
+            for (int rep = 0; rep < 3; rep++) {
+                int n = 0;
+                const double t0 = now_s();
+                double t1;
+                do {
+                    gemm_pass((gemm_way)way, s, q, cols, w, wb, a, ab, extra, out);
+                    n++;
+                    t1 = now_s();
+                } while (t1 - t0 < 0.05);
+                best = fmin(best, (t1 - t0) / n);
+            }
+            sink = out[G_ROWS * G_TOKS / 2];
+            sec[way] = best;
+            static const char *names[] = {"scalar vec_dot", "vec_dot_tile", "gemm (repacked)"};
+            char vs_tile[32] = "";
+            if (way > WAY_SCALAR && sec[WAY_TILE] > 0)
+                snprintf(vs_tile, sizeof vs_tile, "%.2f", sec[WAY_TILE] / best);
+            printf("| %s | %s | %.3f | %.1f | %.1f | %s |\n", cria_dtype_name(gt[ti]), names[way], best * 1e3,
+                   2.0 * G_ROWS * (double)cols * G_TOKS / best * 1e-9, sec[WAY_SCALAR] / best, vs_tile);
+        }
+    }
+    free(w);
+    free(a);
+    free(extra);
+    free(out);
+}
+
 int main(int argc, char **argv)
 {
     int64_t cols = 4096, rows = 128;
     int mib = 512;
+    bool only_gemm = false;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "-k"))
+        if (!strcmp(argv[i], "-only"))
+            only_gemm = !strcmp(argv[i + 1], "gemm");
+        else if (!strcmp(argv[i], "-k"))
             cols = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "-r"))
             rows = atoll(argv[i + 1]);
@@ -159,6 +242,23 @@ int main(int argc, char **argv)
         x[i] = 0.02f * sinf(0.37f * (float)i) + 0.01f * cosf(1.3f * (float)i);
     for (int64_t i = 0; i < cols; i++)
         act[i] = sinf(0.11f * (float)i);
+    float *toks = malloc((size_t)(G_TOKS * cols) * sizeof *toks);
+    for (int64_t i = 0; i < G_TOKS * cols; i++)
+        toks[i] = sinf(0.11f * (float)i) + 0.3f * cosf(0.013f * (float)i);
+    if (rows < G_ROWS) {
+        x = realloc(x, (size_t)(cols * G_ROWS) * sizeof *x);
+        for (int64_t i = 0; i < cols * G_ROWS; i++)
+            x[i] = 0.02f * sinf(0.37f * (float)i) + 0.01f * cosf(1.3f * (float)i);
+    }
+    gemm_bench(x, toks, cols);
+    free(toks);
+    if (only_gemm) {
+        free(x);
+        free(act);
+        free(w);
+        free(a);
+        return 0;
+    }
 
     printf("vec_dot, one thread, %lld x %lld weights (in cache)\n\n", (long long)rows, (long long)cols);
     printf("| type | weight MiB | level | us per row | GB/s of weights | x scalar |\n| --- | --- | --- | --- | --- | --- |\n");

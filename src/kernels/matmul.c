@@ -14,6 +14,7 @@ enum { MAX_PARTS = 4 };
 typedef struct matmul_part {
     const cria_weight *w;
     const cria_quant_traits *q; /* block-quantized weights: their kernels at this ISA level; else NULL */
+    bool gemm;                  /* the prompt goes through q->gemm (the activations' prep is done) */
     float *y;
     long chunk0;                /* first chunk index of this part */
 } matmul_part;
@@ -37,6 +38,7 @@ typedef struct matmul_task {
     atomic_long group_next[MAX_GROUPS];
     const float *x;  /* f32 activations */
     const void *xc;  /* activations in the dot product's type */
+    const void *xe;  /* their gemm_prep entries, for parts with gemm */
     size_t xc_row_bytes;
     int64_t n;
     long n_chunks;
@@ -145,6 +147,14 @@ static void matmul_worker(void *arg, int ith, int nth)
             tile_rows(t, p, r0, r1);
             continue;
         }
+        if (p->gemm) {
+            for (int64_t r = r0; r < r1; r += CRIA_GEMM_ROWS) {
+                const int nr = r1 - r < CRIA_GEMM_ROWS ? (int)(r1 - r) : CRIA_GEMM_ROWS;
+                p->q->gemm(p->w->cols, nr, (const char *)p->w->data + (size_t)r * p->w->row_bytes, p->w->row_bytes,
+                           (int)t->n, t->xc, t->xc_row_bytes, t->xe, p->y + r, (size_t)rows);
+            }
+            continue;
+        }
         if (p->q && p->q->vec_dot_tile && t->n > 1) {
             const int tt = p->q->tile_toks;
             for (int64_t tok = 0; tok < t->n; tok += tt) {
@@ -209,6 +219,27 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
         t.xc_row_bytes = (size_t)(w0->cols / a->block) * a->block_bytes;
         for (int64_t tok = 0; tok < n; tok++)
             a->from_float(x + tok * w0->cols, (char *)scratch + (size_t)tok * t.xc_row_bytes, w0->cols);
+        /*
+         * Prompts take the repacking GEMM where the type has one; its
+         * activation layout (gemm_prep) goes after the activations when the
+         * scratch (4 bytes per element) holds both: at 16+ tokens, at most
+         * 1.14 + 1.8 bytes per element.
+         */
+        const size_t at = ((size_t)n * t.xc_row_bytes + 63) & ~(size_t)63;
+        const size_t size = cria_matmul_scratch_bytes(n, w0->cols), room = size > at ? size - at : 0;
+        const size_t tiles = ((size_t)n + CRIA_GEMM_TOKS - 1) / CRIA_GEMM_TOKS * CRIA_GEMM_TOKS;
+        cria_gemm_prep_fn prep = NULL;
+        for (int i = 0; i < count; i++) {
+            const cria_quant_traits *q = t.part[i].q;
+            t.part[i].gemm = q->gemm && n >= q->gemm_min_toks && n <= INT32_MAX &&
+                             tiles * (size_t)(w0->cols / a->block) * q->gemm_extra <= room &&
+                             (!prep || q->gemm_prep == prep);
+            if (t.part[i].gemm && !prep) {
+                prep = q->gemm_prep;
+                t.xe = (char *)scratch + at;
+                prep(w0->cols, (int)n, scratch, t.xc_row_bytes, (char *)scratch + at);
+            }
+        }
     } else if (w0->type == CRIA_DTYPE_F16) {
         /* rounded to half precision as the reference's f16 dot product sees them, kept as floats for the tiles */
         t.xc_row_bytes = (size_t)w0->cols * sizeof(float);

@@ -48,6 +48,25 @@ typedef void (*cria_vec_dot_rows_fn)(int64_t n, int nrows, const void *w, size_t
 typedef void (*cria_vec_dot_tile_fn)(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
                                      size_t a_stride, float *out, size_t out_stride);
 
+/*
+ * The prompt's GEMM over weights repacked on the fly (quant_gemm_avx512.c):
+ * out[t * out_stride + r] = dot(w row r, a row t) for r < nr <=
+ * CRIA_GEMM_ROWS and t < nt (any count). The rows are interleaved in slices
+ * so one VPDPBUSD forms sixteen rows' sums in its lanes; the repacking costs
+ * one pass over the rows per call, which many tokens repay. The float
+ * summation order is not vec_dot's, so the results agree with it to
+ * rounding (about 1e-6 relative), not in every bit.
+ * gemm_prep first lays the activations out for the kernel in `extra`, once
+ * per matmul: in tiles of CRIA_GEMM_TOKS tokens (the last one padded),
+ * gemm_extra bytes per token and activation block, so extra needs
+ * ceil(nt / CRIA_GEMM_TOKS) * CRIA_GEMM_TOKS * (n / block) * gemm_extra
+ * bytes. gemm then reads the activations from extra only.
+ */
+enum { CRIA_GEMM_ROWS = 16, CRIA_GEMM_TOKS = 8 };
+typedef void (*cria_gemm_prep_fn)(int64_t n, int nt, const void *a, size_t a_stride, void *extra);
+typedef void (*cria_gemm_fn)(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                             size_t a_stride, const void *extra, float *out, size_t out_stride);
+
 typedef struct cria_quant_traits {
     cria_dtype type;
     int32_t block;       /* elements per block */
@@ -59,6 +78,10 @@ typedef struct cria_quant_traits {
     cria_vec_dot_rows_fn vec_dot_rows; /* NULL where only vec_dot exists */
     cria_vec_dot_tile_fn vec_dot_tile; /* NULL where only vec_dot exists */
     int tile_toks;                     /* tokens per vec_dot_tile call */
+    cria_gemm_fn gemm;                 /* NULL where there is none */
+    cria_gemm_prep_fn gemm_prep;       /* set with gemm */
+    size_t gemm_extra;                 /* prep bytes per token and activation block */
+    int gemm_min_toks;                 /* fewest tokens for which gemm beats vec_dot_tile */
 } cria_quant_traits;
 
 /* True for the block types this module implements. */

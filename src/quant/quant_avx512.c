@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "quant/quant_gemm.h"
 #include "quant/quant_impl.h"
 
 /* Lane k = sum of u[j] * s[j], bytes j = 4k..4k+3 (u unsigned), in one VPDPBUSD. */
@@ -38,5 +39,16 @@ static inline __m256i bits32(const uint8_t *p)
 }
 
 #define QUANT_TILE_TOKS 4 /* 4 x 4 accumulators in the 32 registers of AVX-512 */
+/* the repacking GEMM kernels (quant_gemm_avx512.c) of the types that have one */
+#define QUANT_GEMM_32(fn)                                                                                    \
+    .gemm = fn, .gemm_prep = quant_avx512_gemm_prep_q8_0,                                                   \
+    .gemm_extra = sizeof(quant_gemm_act32) / CRIA_GEMM_TOKS, .gemm_min_toks = 16,
+#define QUANT_GEMM_K(fn)                                                                                     \
+    .gemm = fn, .gemm_prep = quant_avx512_gemm_prep_q8_k,                                                   \
+    .gemm_extra = sizeof(quant_gemm_actk) / CRIA_GEMM_TOKS, .gemm_min_toks = 16,
+#define QUANT_GEMM_Q8_0 QUANT_GEMM_32(quant_avx512_gemm_q8_0)
+#define QUANT_GEMM_Q4_0 QUANT_GEMM_32(quant_avx512_gemm_q4_0)
+#define QUANT_GEMM_Q4_K QUANT_GEMM_K(quant_avx512_gemm_q4_k)
+#define QUANT_GEMM_Q6_K QUANT_GEMM_K(quant_avx512_gemm_q6_k)
 #define QUANT_X86_TABLE cria_quant_avx512
 #include "quant/quant_x86.h"

@@ -696,6 +696,19 @@ static void tq2_0_to_float(const void *vx, float *y, int64_t n)
  * table for both levels (the Q8_0/Q8_K activation quantizers are the AVX2
  * ones at both).
  */
+#ifndef QUANT_GEMM_Q8_0
+#define QUANT_GEMM_Q8_0
+#endif
+#ifndef QUANT_GEMM_Q4_0
+#define QUANT_GEMM_Q4_0
+#endif
+#ifndef QUANT_GEMM_Q4_K
+#define QUANT_GEMM_Q4_K
+#endif
+#ifndef QUANT_GEMM_Q6_K
+#define QUANT_GEMM_Q6_K
+#endif
+
 const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
     [CRIA_DTYPE_Q2_K] = {
         .type = CRIA_DTYPE_Q2_K, .block = QK_K, .block_bytes = sizeof(block_q2_K),
@@ -722,6 +735,7 @@ const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
         .from_float = quant_avx2_q8_0_from_float, .to_float = q8_0_to_float, .vec_dot = q8_0_dot,
         .vec_dot_rows = q8_0_rows,
         .vec_dot_tile = q8_0_tile, .tile_toks = QUANT_TILE_TOKS,
+        QUANT_GEMM_Q8_0
     },
     [CRIA_DTYPE_Q4_0] = {
         .type = CRIA_DTYPE_Q4_0, .block = QK_LEGACY, .block_bytes = sizeof(block_q4_0),
@@ -729,6 +743,7 @@ const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
         .from_float = quant_q4_0_from_float, .to_float = q4_0_to_float, .vec_dot = q4_0_dot,
         .vec_dot_rows = q4_0_rows,
         .vec_dot_tile = q4_0_tile, .tile_toks = QUANT_TILE_TOKS,
+        QUANT_GEMM_Q4_0
     },
     [CRIA_DTYPE_Q4_1] = {
         .type = CRIA_DTYPE_Q4_1, .block = QK_LEGACY, .block_bytes = sizeof(block_q4_1),
@@ -757,6 +772,7 @@ const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
         .from_float = quant_q4_k_from_float, .to_float = q4_k_to_float, .vec_dot = q4_k_dot,
         .vec_dot_rows = q4_k_rows,
         .vec_dot_tile = q4_k_tile, .tile_toks = QUANT_TILE_TOKS,
+        QUANT_GEMM_Q4_K
     },
     [CRIA_DTYPE_Q5_K] = {
         .type = CRIA_DTYPE_Q5_K, .block = QK_K, .block_bytes = sizeof(block_q5_K),
@@ -771,6 +787,7 @@ const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
         .from_float = quant_q6_k_from_float, .to_float = q6_k_to_float, .vec_dot = q6_k_dot,
         .vec_dot_rows = q6_k_rows,
         .vec_dot_tile = q6_k_tile, .tile_toks = QUANT_TILE_TOKS,
+        QUANT_GEMM_Q6_K
     },
     [CRIA_DTYPE_TQ2_0] = {
         .type = CRIA_DTYPE_TQ2_0, .block = QK_K, .block_bytes = sizeof(block_tq2_0),

@@ -1,0 +1,43 @@
+/*
+ * The repacking GEMM kernels of the AVX-512 VNNI level (quant_gemm_avx512.c),
+ * entered through the traits' gemm and gemm_prep (see quant.h).
+ */
+#ifndef CRIA_QUANT_QUANT_GEMM_H
+#define CRIA_QUANT_QUANT_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant/quant.h"
+
+/*
+ * The activations as the kernels read them, per tile of CRIA_GEMM_TOKS
+ * tokens and activation block: each token's quants four at a time side by
+ * side (one 32-bit broadcast feeds a VPDPBUSD), with the block's scale and
+ * the sums the kernels take the weights' offsets back out with.
+ */
+typedef struct quant_gemm_act32 { /* a Q8_0 block */
+    int32_t q[8][CRIA_GEMM_TOKS]; /* group g, token t: the token's quants 4g..4g+3 */
+    float d[CRIA_GEMM_TOKS];
+    int32_t nsum[CRIA_GEMM_TOKS]; /* minus the sum of the token's 32 quants */
+} quant_gemm_act32;
+
+typedef struct quant_gemm_actk { /* a Q8_K block */
+    int32_t q[64][CRIA_GEMM_TOKS];
+    float d[CRIA_GEMM_TOKS];
+    int32_t s32[4][CRIA_GEMM_TOKS]; /* int16 pairs: the sums of sub-blocks of 32, 2k and 2k+1 */
+    int32_t s16[8][CRIA_GEMM_TOKS]; /* int16 pairs: bsums 2k and 2k+1 (sub-blocks of 16) */
+} quant_gemm_actk;
+
+void quant_avx512_gemm_prep_q8_0(int64_t n, int nt, const void *a, size_t a_stride, void *extra);
+void quant_avx512_gemm_prep_q8_k(int64_t n, int nt, const void *a, size_t a_stride, void *extra);
+void quant_avx512_gemm_q8_0(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride);
+void quant_avx512_gemm_q4_0(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride);
+void quant_avx512_gemm_q4_k(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride);
+void quant_avx512_gemm_q6_k(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride);
+
+#endif

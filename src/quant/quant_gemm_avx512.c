@@ -1,0 +1,387 @@
+/*
+ * The prompt's GEMM at the AVX-512 VNNI level over weights repacked on the
+ * fly. A call takes up to sixteen weight rows and every token; it repacks
+ * the rows one slice of columns at a time (2048 columns, 36-42 KB, which
+ * stays in L1/L2) into row-interleaved form: for each group of four
+ * columns, one 64-byte vector whose 32-bit lane r holds row r's four
+ * quants, made unsigned. One VPDPBUSD of that vector with four activation
+ * bytes broadcast then adds sixteen rows' partial dot products in its
+ * lanes, so there are no horizontal sums, and each block's scales multiply
+ * as one vector. Each weight vector load serves a tile of eight tokens,
+ * whose activations gemm_prep laid out once per matmul so that every
+ * broadcast is one load at a fixed offset.
+ *
+ * The offsets that made the quants unsigned come back out through the
+ * activations' sums (Q8_0: w + 128; Q4_0: q, the value q - 8; Q6_K: q, the
+ * value q - 32; Q4_K's mins as the format has them), in exact integers.
+ * Repacking costs one pass over the rows per call (a few percent of the
+ * work at 64 tokens), so the weights stay as the file has them (mmap
+ * loading unchanged, no extra memory) and one-token matmuls keep reading
+ * the original layout through vec_dot_rows.
+ *
+ * The integer sums are exact, but the float sums run per block and per
+ * slice in another order than vec_dot's eight lanes per row: the results
+ * agree with vec_dot to rounding (tests/test_quant_gemm.c: within 1e-5 of
+ * the sum of |terms|), not in every bit.
+ */
+#include <immintrin.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "quant/quant_gemm.h"
+#include "quant/quant_impl.h"
+
+enum { TT = CRIA_GEMM_TOKS };
+enum { ROWS = CRIA_GEMM_ROWS };
+enum { SLICE32 = 64 }; /* 32-blocks per repacked slice */
+enum { SLICEK = 8 };   /* 256-blocks per repacked slice */
+
+static inline float h2f(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* Row r of the call's rows; rows past nr repeat row 0 (computed, never stored). */
+static inline const char *row_at(const void *w, size_t stride, int nr, int r)
+{
+    return (const char *)w + (size_t)(r < nr ? r : 0) * stride;
+}
+
+/* One output row's sixteen (mask m) floats: set on the first slice, added after. */
+static inline void put(float *out, __mmask16 m, __m512 v, bool add)
+{
+    if (add)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, out));
+    _mm512_mask_storeu_ps(out, m, v);
+}
+
+static inline __m512i bcast_i32(const int32_t *p)
+{
+    return _mm512_set1_epi32(*p);
+}
+
+/* ---- activation prep ---------------------------------------------------------------------- */
+
+void quant_avx512_gemm_prep_q8_0(int64_t n, int nt, const void *a, size_t a_stride, void *extra)
+{
+    const int64_t nb = n / QK_LEGACY;
+    quant_gemm_act32 *e = extra;
+    for (int t0 = 0; t0 < nt; t0 += TT) {
+        for (int64_t b = 0; b < nb; b++) {
+            quant_gemm_act32 *x = &e[(int64_t)(t0 / TT) * nb + b];
+            memset(x, 0, sizeof *x);
+            for (int t = 0; t < TT && t0 + t < nt; t++) {
+                const block_q8_0 *y =
+                    (const block_q8_0 *)(const void *)((const char *)a + (size_t)(t0 + t) * a_stride) + b;
+                int32_t sum = 0;
+                for (int g = 0; g < 8; g++)
+                    memcpy(&x->q[g][t], y->qs + 4 * g, 4);
+                for (int i = 0; i < QK_LEGACY; i++)
+                    sum += y->qs[i];
+                x->d[t] = h2f(y->d);
+                x->nsum[t] = -sum;
+            }
+        }
+    }
+}
+
+void quant_avx512_gemm_prep_q8_k(int64_t n, int nt, const void *a, size_t a_stride, void *extra)
+{
+    const int64_t nb = n / QK_K;
+    quant_gemm_actk *e = extra;
+    for (int t0 = 0; t0 < nt; t0 += TT) {
+        for (int64_t b = 0; b < nb; b++) {
+            quant_gemm_actk *x = &e[(int64_t)(t0 / TT) * nb + b];
+            memset(x, 0, sizeof *x);
+            for (int t = 0; t < TT && t0 + t < nt; t++) {
+                const block_q8_K *y =
+                    (const block_q8_K *)(const void *)((const char *)a + (size_t)(t0 + t) * a_stride) + b;
+                for (int g = 0; g < 64; g++)
+                    memcpy(&x->q[g][t], y->qs + 4 * g, 4);
+                x->d[t] = y->d;
+                for (int k = 0; k < 4; k++) {
+                    const uint16_t lo = (uint16_t)(y->bsums[4 * k] + y->bsums[4 * k + 1]);
+                    const uint16_t hi = (uint16_t)(y->bsums[4 * k + 2] + y->bsums[4 * k + 3]);
+                    x->s32[k][t] = (int32_t)((uint32_t)lo | (uint32_t)hi << 16);
+                }
+                for (int k = 0; k < 8; k++)
+                    x->s16[k][t] = (int32_t)((uint32_t)(uint16_t)y->bsums[2 * k] |
+                                             (uint32_t)(uint16_t)y->bsums[2 * k + 1] << 16);
+            }
+        }
+    }
+}
+
+/* ---- 32-blocks: Q8_0 and Q4_0 against Q8_0 activations --------------------------------- */
+
+typedef struct slice32 {
+    _Alignas(64) uint8_t q[SLICE32][8][64]; /* block b, group g: lane r = row r's quants 4g..4g+3, unsigned */
+    _Alignas(64) float d[SLICE32][ROWS];
+} slice32;
+
+/* Q8_0 quants w in -127..127 as w + 128 (the sign bit flipped); the kernel takes 128 * sum(a) back off. */
+static void repack_q8_0(const void *w, size_t stride, int nr, int64_t b0, int kb, slice32 *s)
+{
+    for (int r = 0; r < ROWS; r++) {
+        const block_q8_0 *x = (const block_q8_0 *)(const void *)row_at(w, stride, nr, r) + b0;
+        for (int b = 0; b < kb; b++) {
+            s->d[b][r] = h2f(x[b].d);
+            for (int g = 0; g < 8; g++) {
+                uint32_t v;
+                memcpy(&v, x[b].qs + 4 * g, sizeof v);
+                v ^= 0x80808080u;
+                memcpy(&s->q[b][g][4 * r], &v, sizeof v);
+            }
+        }
+    }
+}
+
+/* Q4_0: elements 0..15 the low nibbles of qs, 16..31 the high ones; the value is q - 8. */
+static void repack_q4_0(const void *w, size_t stride, int nr, int64_t b0, int kb, slice32 *s)
+{
+    for (int r = 0; r < ROWS; r++) {
+        const block_q4_0 *x = (const block_q4_0 *)(const void *)row_at(w, stride, nr, r) + b0;
+        for (int b = 0; b < kb; b++) {
+            s->d[b][r] = h2f(x[b].d);
+            for (int g = 0; g < 4; g++) {
+                uint32_t v;
+                memcpy(&v, x[b].qs + 4 * g, sizeof v);
+                const uint32_t lo = v & 0x0F0F0F0Fu, hi = (v >> 4) & 0x0F0F0F0Fu;
+                memcpy(&s->q[b][g][4 * r], &lo, sizeof lo);
+                memcpy(&s->q[b][g + 4][4 * r], &hi, sizeof hi);
+            }
+        }
+    }
+}
+
+/* facc[t] = the slice's kb blocks for the tile's tokens; the offset is 1 << shift. */
+static inline __attribute__((always_inline)) void tile32(const slice32 *s, int kb, const quant_gemm_act32 *x,
+                                                         int shift, __m512 *facc)
+{
+#pragma GCC unroll 8
+    for (int t = 0; t < TT; t++)
+        facc[t] = _mm512_setzero_ps();
+    for (int b = 0; b < kb; b++, x++) {
+        __m512i acc[TT];
+#pragma GCC unroll 8
+        for (int t = 0; t < TT; t++)
+            acc[t] = _mm512_slli_epi32(bcast_i32(&x->nsum[t]), shift);
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            const __m512i wv = _mm512_load_si512(s->q[b][g]);
+#pragma GCC unroll 8
+            for (int t = 0; t < TT; t++)
+                acc[t] = _mm512_dpbusd_epi32(acc[t], wv, bcast_i32(&x->q[g][t]));
+        }
+        const __m512 dw = _mm512_load_ps(s->d[b]);
+#pragma GCC unroll 8
+        for (int t = 0; t < TT; t++)
+            facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x->d[t])), facc[t]);
+    }
+}
+
+typedef void (*repack32_fn)(const void *w, size_t stride, int nr, int64_t b0, int kb, slice32 *s);
+
+static inline __attribute__((always_inline)) void gemm32(int64_t n, int nr, const void *w, size_t stride, int nt,
+                                                         const void *extra, float *out, size_t ostride, int shift,
+                                                         repack32_fn repack)
+{
+    slice32 s;
+    const int64_t nb = n / QK_LEGACY;
+    const __mmask16 m = (__mmask16)((1u << nr) - 1);
+    const quant_gemm_act32 *ex = extra;
+    for (int64_t b0 = 0; b0 < nb; b0 += SLICE32) {
+        const int kb = nb - b0 < SLICE32 ? (int)(nb - b0) : SLICE32;
+        repack(w, stride, nr, b0, kb, &s);
+        for (int t0 = 0; t0 < nt; t0 += TT) {
+            __m512 facc[TT];
+            tile32(&s, kb, ex + (int64_t)(t0 / TT) * nb + b0, shift, facc);
+            for (int t = 0; t < TT && t0 + t < nt; t++)
+                put(out + (size_t)(t0 + t) * ostride, m, facc[t], b0 > 0);
+        }
+    }
+}
+
+void quant_avx512_gemm_q8_0(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride)
+{
+    (void)a;
+    (void)a_stride;
+    gemm32(n, nr, w, w_stride, nt, extra, out, out_stride, 7, repack_q8_0);
+}
+
+void quant_avx512_gemm_q4_0(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride)
+{
+    (void)a;
+    (void)a_stride;
+    gemm32(n, nr, w, w_stride, nt, extra, out, out_stride, 3, repack_q4_0);
+}
+
+/* ---- K-quants: Q4_K and Q6_K against Q8_K activations ------------------------------------ */
+
+/* Row r's 256 unsigned quants of one super-block, in element order, into lane r of the 64 group vectors. */
+static inline void scatter256(const uint8_t q[QK_K], int r, uint8_t (*dst)[64])
+{
+    for (int g = 0; g < QK_K / 4; g++)
+        memcpy(&dst[g][4 * r], q + 4 * g, 4);
+}
+
+typedef struct slice_k {
+    _Alignas(64) uint8_t q[SLICEK][QK_K / 4][64];
+    _Alignas(64) int32_t sc[SLICEK][16][ROWS]; /* sub-block scales (Q4_K: 8 of 32 elements; Q6_K: 16 of 16) */
+    _Alignas(64) int32_t pairs[SLICEK][8][ROWS]; /* int16 pairs per lane: Q4_K mins (4), Q6_K scales (8) */
+    _Alignas(64) float d[SLICEK][ROWS], dmin[SLICEK][ROWS];
+} slice_k;
+
+static void repack_q4_k(const void *w, size_t stride, int nr, int64_t b0, int kb, slice_k *s)
+{
+    for (int r = 0; r < ROWS; r++) {
+        const block_q4_K *x = (const block_q4_K *)(const void *)row_at(w, stride, nr, r) + b0;
+        for (int b = 0; b < kb; b++) {
+            uint8_t sc[8], m[8], q[QK_K];
+            quant_k4_unpack(x[b].scales, sc, m);
+            for (int j = 0; j < 8; j++)
+                s->sc[b][j][r] = sc[j];
+            for (int k = 0; k < 4; k++)
+                s->pairs[b][k][r] = (int32_t)((uint32_t)m[2 * k] | (uint32_t)m[2 * k + 1] << 16);
+            s->d[b][r] = h2f(x[b].d);
+            s->dmin[b][r] = h2f(x[b].dmin);
+            /* sub-block 2c: the low nibbles of qs[32c..32c+31]; 2c+1: their high nibbles */
+            for (int c = 0; c < 4; c++) {
+                for (int l = 0; l < 32; l++) {
+                    q[64 * c + l] = x[b].qs[32 * c + l] & 0xF;
+                    q[64 * c + 32 + l] = x[b].qs[32 * c + l] >> 4;
+                }
+            }
+            scatter256(q, r, s->q[b]);
+        }
+    }
+}
+
+/* Q6_K: q = low four bits from ql, high two from qh, 0..63; the value is q - 32. */
+static void repack_q6_k(const void *w, size_t stride, int nr, int64_t b0, int kb, slice_k *s)
+{
+    for (int r = 0; r < ROWS; r++) {
+        const block_q6_K *x = (const block_q6_K *)(const void *)row_at(w, stride, nr, r) + b0;
+        for (int b = 0; b < kb; b++) {
+            uint8_t q[QK_K];
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = x[b].ql + 64 * h, *qh = x[b].qh + 32 * h;
+                for (int l = 0; l < 32; l++) {
+                    q[128 * h + l] = (uint8_t)((ql[l] & 0xF) | (qh[l] & 3) << 4);
+                    q[128 * h + l + 32] = (uint8_t)((ql[l + 32] & 0xF) | (qh[l] >> 2 & 3) << 4);
+                    q[128 * h + l + 64] = (uint8_t)((ql[l] >> 4) | (qh[l] >> 4 & 3) << 4);
+                    q[128 * h + l + 96] = (uint8_t)((ql[l + 32] >> 4) | (qh[l] >> 6 & 3) << 4);
+                }
+            }
+            for (int j = 0; j < 16; j++)
+                s->sc[b][j][r] = x[b].scales[j];
+            for (int k = 0; k < 8; k++)
+                s->pairs[b][k][r] = (int32_t)((uint32_t)(uint16_t)x[b].scales[2 * k] |
+                                              (uint32_t)(uint16_t)x[b].scales[2 * k + 1] << 16);
+            s->d[b][r] = h2f(x[b].d);
+            scatter256(q, r, s->q[b]);
+        }
+    }
+}
+
+/*
+ * facc[t] over the slice's kb super-blocks: sub-blocks of `sub` elements
+ * (32: Q4_K, 16: Q6_K), each sub-block's integer sum times its scale, then
+ * Q4_K: minus dmin times the mins against the sums of 32;
+ * Q6_K: minus 32 times the scales against the sums of 16.
+ */
+static inline __attribute__((always_inline)) void tile_k(const slice_k *s, int kb, const quant_gemm_actk *x, int sub,
+                                                         __m512 *facc)
+{
+    const int nsub = QK_K / sub, gsub = sub / 4;
+#pragma GCC unroll 8
+    for (int t = 0; t < TT; t++)
+        facc[t] = _mm512_setzero_ps();
+    for (int b = 0; b < kb; b++, x++) {
+        __m512i iacc[TT];
+#pragma GCC unroll 8
+        for (int t = 0; t < TT; t++)
+            iacc[t] = _mm512_setzero_si512();
+        for (int j = 0; j < nsub; j++) {
+            __m512i isub[TT];
+#pragma GCC unroll 8
+            for (int t = 0; t < TT; t++)
+                isub[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int g = 0; g < gsub; g++) {
+                const __m512i wv = _mm512_load_si512(s->q[b][gsub * j + g]);
+#pragma GCC unroll 8
+                for (int t = 0; t < TT; t++)
+                    isub[t] = _mm512_dpbusd_epi32(isub[t], wv, bcast_i32(&x->q[gsub * j + g][t]));
+            }
+            const __m512i sc = _mm512_load_si512(s->sc[b][j]);
+#pragma GCC unroll 8
+            for (int t = 0; t < TT; t++)
+                iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(isub[t], sc));
+        }
+        const __m512 dw = _mm512_load_ps(s->d[b]);
+        if (sub == 32) {
+            const __m512 dm = _mm512_load_ps(s->dmin[b]);
+#pragma GCC unroll 8
+            for (int t = 0; t < TT; t++) {
+                __m512i imin = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++)
+                    imin = _mm512_dpwssd_epi32(imin, _mm512_load_si512(s->pairs[b][k]), bcast_i32(&x->s32[k][t]));
+                const __m512 da = _mm512_set1_ps(x->d[t]);
+                facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_mul_ps(dw, da), facc[t]);
+                facc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(imin), _mm512_mul_ps(dm, da), facc[t]);
+            }
+        } else {
+#pragma GCC unroll 8
+            for (int t = 0; t < TT; t++) {
+                __m512i icorr = _mm512_setzero_si512();
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    icorr = _mm512_dpwssd_epi32(icorr, _mm512_load_si512(s->pairs[b][k]), bcast_i32(&x->s16[k][t]));
+                const __m512i v = _mm512_sub_epi32(iacc[t], _mm512_slli_epi32(icorr, 5));
+                facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(dw, _mm512_set1_ps(x->d[t])), facc[t]);
+            }
+        }
+    }
+}
+
+typedef void (*repackk_fn)(const void *w, size_t stride, int nr, int64_t b0, int kb, slice_k *s);
+
+static inline __attribute__((always_inline)) void gemm_k(int64_t n, int nr, const void *w, size_t stride, int nt,
+                                                         const void *extra, float *out, size_t ostride, int sub,
+                                                         repackk_fn repack)
+{
+    slice_k s;
+    const int64_t nb = n / QK_K;
+    const __mmask16 m = (__mmask16)((1u << nr) - 1);
+    const quant_gemm_actk *ex = extra;
+    for (int64_t b0 = 0; b0 < nb; b0 += SLICEK) {
+        const int kb = nb - b0 < SLICEK ? (int)(nb - b0) : SLICEK;
+        repack(w, stride, nr, b0, kb, &s);
+        for (int t0 = 0; t0 < nt; t0 += TT) {
+            __m512 facc[TT];
+            tile_k(&s, kb, ex + (int64_t)(t0 / TT) * nb + b0, sub, facc);
+            for (int t = 0; t < TT && t0 + t < nt; t++)
+                put(out + (size_t)(t0 + t) * ostride, m, facc[t], b0 > 0);
+        }
+    }
+}
+
+void quant_avx512_gemm_q4_k(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride)
+{
+    (void)a;
+    (void)a_stride;
+    gemm_k(n, nr, w, w_stride, nt, extra, out, out_stride, 32, repack_q4_k);
+}
+
+void quant_avx512_gemm_q6_k(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride)
+{
+    (void)a;
+    (void)a_stride;
+    gemm_k(n, nr, w, w_stride, nt, extra, out, out_stride, 16, repack_q6_k);
+}

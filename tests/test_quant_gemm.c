@@ -1,0 +1,128 @@
+/*
+ * The repacking GEMM kernels (traits' gemm, quant_gemm_avx512.c) against
+ * the scalar reference's vec_dot for every (row, token): full and partial
+ * row groups, full and partial token tiles, rows longer than one repacked
+ * slice, quantized signals and the extreme quants that stress the integer
+ * sums. The float summation order differs from vec_dot's, so each result
+ * must agree within 1e-5 of the sum of |terms| (the dequantized products),
+ * the float rounding of a few thousand terms; the integer parts are exact.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cpu.h"
+#include "quant/quant.h"
+
+enum { ROWS = 19, TOKS = 11, MAX_N = 2304 };
+
+static uint32_t rng_next(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+static float rng_float(uint32_t *s)
+{
+    return (float)(rng_next(s) >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
+}
+
+/* Weights quantized from a signal (extreme 0), or all at the format's largest magnitude (extreme 1). */
+static void make_weights(const cria_quant_traits *s, int n, int extreme, uint8_t *w, size_t stride, uint32_t *seed)
+{
+    static float x[MAX_N];
+    for (int r = 0; r < ROWS; r++) {
+        for (int i = 0; i < n; i++) {
+            /* rows of differing scale, and sub-blocks with differing ranges for the K-quants' scales */
+            const float sub = 0.25f + (float)((i / 32 + r) % 5);
+            x[i] = extreme ? (i % 7 == 3 ? 0.0f : (r % 2 ? -1.0f : 1.0f)) * 3.0f
+                           : rng_float(seed) * sub * (1.0f + 0.3f * (float)r) + (r % 3 == 0 ? 0.2f * sub : 0.0f);
+        }
+        s->from_float(x, w + (size_t)r * stride, n);
+    }
+}
+
+static void check_type(cria_dtype type, const cria_quant_traits *v)
+{
+    const cria_quant_traits *s = cria_quant_traits_for(type, CRIA_ISA_SCALAR);
+    const cria_quant_traits *as = cria_quant_traits_for(s->vec_dot_type, CRIA_ISA_SCALAR);
+    static uint8_t w[ROWS * MAX_N * 2], a[TOKS * MAX_N * 2], extra[16 * MAX_N * 2];
+    static float wf[ROWS * MAX_N], af[TOKS * MAX_N], x[MAX_N], out[TOKS * ROWS];
+    const int lens[] = {256, MAX_N};
+    uint32_t seed = 99u + (uint32_t)type;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int n = lens[li];
+        const size_t stride = (size_t)(n / s->block) * s->block_bytes, astride = (size_t)(n / as->block) * as->block_bytes;
+        for (int extreme = 0; extreme < 2; extreme++) {
+            make_weights(s, n, extreme, w, stride, &seed);
+            for (int t = 0; t < TOKS; t++) {
+                for (int i = 0; i < n; i++)
+                    x[i] = extreme ? (t % 2 ? -4.0f : 4.0f) : rng_float(&seed) * (1.0f + (float)t);
+                as->from_float(x, a + (size_t)t * astride, n);
+                as->to_float(a + (size_t)t * astride, af + (size_t)t * n, n);
+            }
+            for (int r = 0; r < ROWS; r++)
+                s->to_float(w + (size_t)r * stride, wf + (size_t)r * n, n);
+            for (int nt = 1; nt <= TOKS; nt += TOKS - 1) {
+                const size_t tiles = (size_t)(nt + CRIA_GEMM_TOKS - 1) / CRIA_GEMM_TOKS * CRIA_GEMM_TOKS;
+                assert_true(tiles * (size_t)(n / as->block) * v->gemm_extra <= sizeof extra);
+                v->gemm_prep(n, nt, a, astride, extra);
+                memset(out, 0, sizeof out);
+                for (int r0 = 0; r0 < ROWS; r0 += CRIA_GEMM_ROWS) {
+                    const int nr = ROWS - r0 < CRIA_GEMM_ROWS ? ROWS - r0 : CRIA_GEMM_ROWS;
+                    v->gemm(n, nr, w + (size_t)r0 * stride, stride, nt, a, astride, extra, out + r0, ROWS);
+                }
+                for (int t = 0; t < nt; t++) {
+                    for (int r = 0; r < ROWS; r++) {
+                        const float want = s->vec_dot(n, w + (size_t)r * stride, a + (size_t)t * astride);
+                        double mag = 0;
+                        for (int i = 0; i < n; i++)
+                            mag += fabs((double)wf[(size_t)r * n + i] * (double)af[(size_t)t * n + i]);
+                        const double got = out[t * ROWS + r];
+                        if (!(fabs(got - (double)want) <= 1e-5 * mag + 1e-6))
+                            fail_msg("%s gemm, n %d, %s, %d tokens: row %d token %d is %.9g, vec_dot %.9g (|terms| %.6g)",
+                                     cria_dtype_name(type), n, extreme ? "extreme quants" : "signal", nt, r, t, got,
+                                     (double)want, mag);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void test_gemm_matches_vec_dot(void **state)
+{
+    (void)state;
+    int checked = 0;
+    for (int isa = CRIA_ISA_AVX2; isa <= (int)cria_isa_detected(); isa++) {
+        for (int t = 0; t < CRIA_DTYPE_COUNT; t++) {
+            const cria_quant_traits *v = cria_quant_traits_for((cria_dtype)t, (cria_isa)isa);
+            if (!v || !v->gemm)
+                continue;
+            assert_true(v->gemm_min_toks >= 1);
+            assert_true(v->gemm_prep && v->gemm_extra > 0);
+            check_type((cria_dtype)t, v);
+            checked++;
+        }
+    }
+    if (cria_isa_detected() >= CRIA_ISA_AVX512)
+        assert_true(checked >= 4); /* Q8_0, Q4_0, Q4_K, Q6_K at least */
+    print_message("%d gemm kernels checked\n", checked);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_matches_vec_dot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
