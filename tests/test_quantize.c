@@ -335,6 +335,45 @@ static void assert_same_types(const char *ref_path, const char *got_path)
     cria_gguf_close(b);
 }
 
+/* The f32 tensor name of path holds normal(0, std) values: moments, tail fractions and a reached tail. */
+static void assert_normal(const char *path, const char *name, double std)
+{
+    cria_gguf *g = NULL;
+    cria_error err;
+    assert_int_equal(cria_gguf_open(path, &g, &err), CRIA_OK);
+    const cria_gguf_tensor *t = cria_gguf_find_tensor(g, name);
+    assert_non_null(t);
+    assert_int_equal(t->type, CRIA_DTYPE_F32);
+    const float *x = t->data;
+    const size_t n = (size_t)t->n_elements;
+    double s1 = 0, s2 = 0, s4 = 0, amax = 0;
+    size_t in1 = 0, out2 = 0, out35 = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double v = (double)x[i] / std, a = fabs(v);
+        s1 += v;
+        s2 += v * v;
+        s4 += v * v * v * v;
+        in1 += a < 1.0;
+        out2 += a > 2.0;
+        out35 += a > 3.5;
+        amax = a > amax ? a : amax;
+    }
+    const double mean = s1 / (double)n, var = s2 / (double)n, kurt = s4 / (double)n / (var * var);
+    print_message("%s: %zu values, mean %.4f sd %.4f kurtosis %.4f, P(|x|<1) %.5f P(|x|>2) %.5f "
+                  "P(|x|>3.5) %.6f, max %.2f sd\n",
+                  name, n, mean, sqrt(var), kurt, (double)in1 / (double)n, (double)out2 / (double)n,
+                  (double)out35 / (double)n, amax);
+    /* bounds at about 5 standard errors for the 9.2 M (embedding) and 221 k (ffn) values */
+    const double se = 1.0 / sqrt((double)n);
+    assert_true(fabs(mean) < 5 * se);
+    assert_true(fabs(sqrt(var) - 1.0) < 4 * se);
+    assert_true(fabs(kurt - 3.0) < 25 * se);
+    assert_true(fabs((double)in1 / (double)n - 0.682689) < 2.5 * se);
+    assert_true(fabs((double)out2 / (double)n - 0.0455003) < 1.1 * se);
+    assert_true(amax > 4.0); /* the ziggurat's tail (beyond 3.44) is reached */
+    cria_gguf_close(g);
+}
+
 static void test_mixes_match_llama_cpp(void **state)
 {
     (void)state;
@@ -348,6 +387,8 @@ static void test_mixes_match_llama_cpp(void **state)
     cria_error err;
     if (cria_synth_write(&sp, f32, &err) != CRIA_OK)
         fail_msg("synth: %s", err.msg);
+    assert_normal(f32, "token_embd.weight", 1.0);
+    assert_normal(f32, "blk.2.ffn_up.weight", 0.02);
     const char *types[] = {"q8_0", "q4_0", "q4_k_m"};
     for (size_t i = 0; i < 3; i++) {
         char ref[128];
