@@ -303,7 +303,7 @@ static int attention_sizes(const cria_hparams *hp, int nth, int step)
 {
     if (hp->n_head_kv < 2)
         return 0; /* one kv head: the forward pass cannot split a token's attention */
-    const int64_t per_cell = (int64_t)hp->n_head * hp->head_dim;
+    const int64_t per_cell = cria_attention_work(1, hp->n_head, 1, hp->head_dim);
     int n = 0;
     for (int64_t work = 1024; n < 32 && work <= (int64_t)1 << 22; work *= step, n++)
         if ((work * nth + per_cell - 1) / per_cell > (1 << 16))
@@ -356,7 +356,8 @@ static cria_status tune_attention(tune_state *s, const cria_model *model, kernel
                                   cria_error *err)
 {
     const cria_hparams *hp = &model->hp;
-    const int64_t per_cell = (int64_t)hp->n_head * hp->head_dim, kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
+    const int64_t per_cell = cria_attention_work(1, hp->n_head, 1, hp->head_dim);
+    const int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
     int64_t work[32], cells_of[32];
     double sp[32];
     const int n = attention_sizes(hp, kb->nth, s->plan->work_step);
@@ -370,8 +371,8 @@ static cria_status tune_attention(tune_state *s, const cria_model *model, kernel
     attn_arg a = {.vk = kb->vk};
     uint16_t *k = malloc((size_t)(top * kv_dim) * sizeof *k), *v = malloc((size_t)(top * kv_dim) * sizeof *v);
     int32_t *pos = malloc((size_t)top * sizeof *pos), *seq = calloc((size_t)top, sizeof *seq);
-    a.q = malloc((size_t)per_cell * sizeof *a.q);
-    a.out = malloc((size_t)per_cell * sizeof *a.out);
+    a.q = malloc((size_t)q_dim * sizeof *a.q);
+    a.out = malloc((size_t)q_dim * sizeof *a.out);
     a.layer = (cria_attn_layer){.n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
                                 .n_cells = (int32_t)top, .k = k, .v = v, .cell_pos = pos, .cell_seq = seq,
                                 .scale = 1.0f / sqrtf((float)hp->head_dim)};
@@ -389,12 +390,12 @@ static cria_status tune_attention(tune_state *s, const cria_model *model, kernel
     }
     for (int64_t i = 0; i < top; i++)
         pos[i] = (int32_t)i;
-    for (int64_t i = 0; i < per_cell; i++)
+    for (int64_t i = 0; i < q_dim; i++)
         a.q[i] = frand(&seed);
     for (int i = 0; i < n; i++) {
         a.layer.n_cells = (int32_t)cells_of[i];
         s->step++;
-        progress(s, "attention threshold: %lld multiply-adds per thread", (long long)work[i]);
+        progress(s, "attention threshold: %lld work per thread (multiply-adds + per-cell cost)", (long long)work[i]);
         sp[i] = speedup(kb, run_attention, &a);
     }
     const int64_t chosen = pick_threshold(work, sp, n, t->thresholds.min_work[CRIA_OP_ATTENTION]);

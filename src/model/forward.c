@@ -64,7 +64,7 @@ static void attention(cria_context *ctx, const cria_batch *b, int32_t layer, int
         },
     };
     atomic_init(&t.next, 0);
-    const int64_t work = (int64_t)b->n_tokens * hp->n_head * ctx->kv.n_active * hp->head_dim;
+    const int64_t work = cria_attention_work(b->n_tokens, hp->n_head, ctx->kv.n_active, hp->head_dim);
     nth = cria_threads_for(&ctx->thresholds, CRIA_OP_ATTENTION, work, nth);
     t.kv_per_item = nth > 1 && b->n_tokens < nth ? 1 : hp->n_head_kv;
     const long items = (long)b->n_tokens * (hp->n_head_kv / t.kv_per_item);

@@ -14,10 +14,11 @@ cria_thresholds cria_thresholds_default(void)
      * From make bench-kernels on the development machine (docs/benchmarks.md):
      * a region costs ~0.16 us with spinning workers; a matmul of 4096
      * multiply-adds ran 0.92x on two threads, 16384 per thread 1.57x, so the
-     * split starts at 16384 per thread. Single-query attention of 32768 ran
-     * 0.69x and of 262144 1.23x: 65536 per thread.
+     * split starts at 16384 per thread. Attention (its work counted with the
+     * per-cell cost, threshold.h) splits from 16384 per thread: about 1 us of
+     * serial work since the blocked attention kernels.
      */
-    cria_thresholds t = {.min_work = {[CRIA_OP_MATMUL] = 16384, [CRIA_OP_ATTENTION] = 65536}};
+    cria_thresholds t = {.min_work = {[CRIA_OP_MATMUL] = 16384, [CRIA_OP_ATTENTION] = 16384}};
     return t;
 }
 
