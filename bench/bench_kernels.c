@@ -7,17 +7,20 @@
  *   build/bench/bench_kernels [-t MAX_THREADS] [-r REPS] [--json]
  */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cpu.h"
+#include "base/dtype.h"
 #include "base/fp16.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/vec.h"
 #include "parallel/pool.h"
+#include "quant/quant.h"
 
 typedef struct bench_ctx {
     const cria_vec_kernels *vk;
@@ -107,7 +110,7 @@ static void bench_empty(bench_ctx *b)
 /* ---- row kernels split in static ranges (rmsnorm, rope) ------------------- */
 
 typedef struct rows_arg {
-    int kind; /* 0 rmsnorm, 1 rope */
+    int kind; /* 0 rmsnorm, 1 rope, 2 per-head QK-norm (rows are heads) */
     int64_t n_rows, dim;
     float *x, *w, *y, *cs;
     int n_heads, head_dim;
@@ -119,7 +122,7 @@ static void rows_task(void *p, int ith, int nth)
     long lo, hi;
     cria_split_range((long)a->n_rows, ith, nth, &lo, &hi);
     for (long r = lo; r < hi; r++) {
-        if (a->kind == 0)
+        if (a->kind == 0 || a->kind == 2)
             cria_rmsnorm(a->dim, a->x + r * a->dim, a->w, 1e-5f, a->y + r * a->dim);
         else
             cria_rope(a->x + r * a->dim, a->n_heads, a->head_dim, a->head_dim, a->cs);
@@ -150,6 +153,23 @@ static void bench_rows(bench_ctx *b)
             }
             free(a.x), free(a.y), free(a.w);
         }
+    }
+    /* qwen3's QK-norm: one RMSNorm per head of Q and K, split over heads (tokens x 32 query + 8 key heads of 128) */
+    static const int qk_tokens[] = {1, 16, 64};
+    for (size_t q = 0; q < sizeof qk_tokens / sizeof qk_tokens[0]; q++) {
+        rows_arg a = {.kind = 2, .n_rows = (int64_t)qk_tokens[q] * 40, .dim = 128};
+        a.x = rand_floats((size_t)a.n_rows * 128);
+        a.y = rand_floats((size_t)a.n_rows * 128);
+        a.w = rand_floats(128);
+        char size[64];
+        snprintf(size, sizeof size, "%d tok x 40 heads x 128", qk_tokens[q]);
+        double serial = 0;
+        for (int t = 1; t <= b->max_threads; t++) {
+            double ns = time_ns(b, run_rows, &a, t, 200);
+            serial = t == 1 ? ns : serial;
+            row(b, "qk-norm", size, t, ns, serial, 8.0 * (double)(a.n_rows * a.dim), 0);
+        }
+        free(a.x), free(a.y), free(a.w);
     }
     static const int seqs[] = {1, 16, 64, 256, 512};
     for (size_t s = 0; s < sizeof seqs / sizeof seqs[0]; s++) {
@@ -194,27 +214,46 @@ static void bench_matmul(bench_ctx *b)
         {"stories110M ffn", 2048, 768}, {"tinyllama ffn", 5632, 2048},
     };
     static const int batches[] = {1, 8, 32};
-    static const cria_dtype types[] = {CRIA_DTYPE_F32, CRIA_DTYPE_F16};
+    /* every weight type the engine runs; block types only on shapes whose rows hold whole blocks */
+    static const cria_dtype types[] = {CRIA_DTYPE_F32,  CRIA_DTYPE_F16,  CRIA_DTYPE_BF16, CRIA_DTYPE_Q8_0,
+                                       CRIA_DTYPE_Q4_0, CRIA_DTYPE_Q4_1, CRIA_DTYPE_Q5_0, CRIA_DTYPE_Q5_1,
+                                       CRIA_DTYPE_Q2_K, CRIA_DTYPE_Q3_K, CRIA_DTYPE_Q4_K, CRIA_DTYPE_Q5_K,
+                                       CRIA_DTYPE_Q6_K, CRIA_DTYPE_TQ1_0, CRIA_DTYPE_TQ2_0};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const cria_dtype type = types[ti];
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             const int64_t rows = shapes[s].rows, cols = shapes[s].cols;
-            const size_t esz = types[ti] == CRIA_DTYPE_F32 ? 4 : 2;
-            void *wdata = malloc((size_t)(rows * cols) * esz);
-            for (int64_t i = 0; i < rows * cols; i++) {
-                if (esz == 4)
-                    ((float *)wdata)[i] = frand() * 0.02f;
+            uint64_t rb = 0;
+            if (!cria_dtype_row_bytes(type, (uint64_t)cols, &rb) || rb == 0)
+                continue; /* a block type whose blocks do not divide this row */
+            const size_t row_bytes = (size_t)rb;
+            void *wdata = malloc((size_t)rows * row_bytes);
+            float *wrow = malloc((size_t)cols * sizeof *wrow);
+            for (int64_t r = 0; r < rows; r++) {
+                char *dst = (char *)wdata + (size_t)r * row_bytes;
+                for (int64_t i = 0; i < cols; i++)
+                    wrow[i] = frand() * 0.02f;
+                if (type == CRIA_DTYPE_F32)
+                    memcpy(dst, wrow, row_bytes);
+                else if (type == CRIA_DTYPE_F16 || type == CRIA_DTYPE_BF16)
+                    for (int64_t i = 0; i < cols; i++)
+                        ((uint16_t *)(void *)dst)[i] = type == CRIA_DTYPE_F16 ? cria_f32_to_fp16(wrow[i])
+                                                                              : cria_f32_to_bf16(wrow[i]);
                 else
-                    ((uint16_t *)wdata)[i] = cria_f32_to_fp16(frand() * 0.02f);
+                    cria_quantize_row(type, wrow, dst, cols, NULL);
             }
+            free(wrow);
+            const bool block_type = type != CRIA_DTYPE_F32 && type != CRIA_DTYPE_F16 && type != CRIA_DTYPE_BF16;
             for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
-                mm_arg a = {.w = {.data = wdata, .type = types[ti], .rows = rows, .cols = cols,
-                                  .row_bytes = (size_t)cols * esz},
+                if (block_type && batches[bi] == 8)
+                    continue; /* 1 and 32 tokens show GEMV and GEMM; keeps the run short */
+                mm_arg a = {.w = {.data = wdata, .type = type, .rows = rows, .cols = cols, .row_bytes = row_bytes},
                             .n = batches[bi]};
                 a.x = rand_floats((size_t)(a.n * cols));
                 a.y = malloc((size_t)(a.n * rows) * sizeof *a.y);
                 a.scratch = malloc(cria_matmul_scratch_bytes(a.n, cols));
                 char size[64];
-                snprintf(size, sizeof size, "%s %s x%d", cria_dtype_name(types[ti]), shapes[s].model, batches[bi]);
+                snprintf(size, sizeof size, "%s %s x%d", cria_dtype_name(type), shapes[s].model, batches[bi]);
                 double serial = 0, flops = 2.0 * (double)(rows * cols * a.n);
                 int inner = (int)(2e7 / flops) + 1;
                 for (int t = 1; t <= b->max_threads; t++) {
@@ -222,7 +261,7 @@ static void bench_matmul(bench_ctx *b)
                     serial = t == 1 ? ns : serial;
                     /* generation is memory bound: report bytes of weights per second for batch 1 */
                     if (a.n == 1)
-                        row(b, "matmul", size, t, ns, serial, (double)(rows * cols) * (double)esz, 0);
+                        row(b, "matmul", size, t, ns, serial, (double)rows * (double)row_bytes, 0);
                     else
                         row(b, "matmul", size, t, ns, serial, 0, flops);
                 }
