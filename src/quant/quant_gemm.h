@@ -12,18 +12,18 @@
 
 /*
  * The activations as the kernels read them, per tile of CRIA_GEMM_TOKS
- * tokens and activation block: each token's quants four at a time side by
- * side (one 32-bit broadcast feeds a VPDPBUSD), with the block's scale and
- * the sums the kernels take the weights' offsets back out with.
+ * tokens and activation block, all at fixed offsets from one pointer (a
+ * 32-bit broadcast of four quants feeds each VPDPBUSD), with the block's
+ * scale and the sums the kernels take the weights' offsets back out with.
  */
 typedef struct quant_gemm_act32 { /* a Q8_0 block */
-    int32_t q[8][CRIA_GEMM_TOKS]; /* group g, token t: the token's quants 4g..4g+3 */
+    int32_t q[CRIA_GEMM_TOKS][8]; /* token t, group g: the token's quants 4g..4g+3 */
     float d[CRIA_GEMM_TOKS];
     int32_t nsum[CRIA_GEMM_TOKS]; /* minus the sum of the token's 32 quants */
 } quant_gemm_act32;
 
 typedef struct quant_gemm_actk { /* a Q8_K block */
-    int32_t q[64][CRIA_GEMM_TOKS];
+    int32_t q[CRIA_GEMM_TOKS][64];
     float d[CRIA_GEMM_TOKS];
     int32_t s32[4][CRIA_GEMM_TOKS]; /* int16 pairs: the sums of sub-blocks of 32, 2k and 2k+1 */
     int32_t s16[8][CRIA_GEMM_TOKS]; /* int16 pairs: bsums 2k and 2k+1 (sub-blocks of 16) */

@@ -66,20 +66,24 @@ void quant_avx512_gemm_prep_q8_0(int64_t n, int nt, const void *a, size_t a_stri
 {
     const int64_t nb = n / QK_LEGACY;
     quant_gemm_act32 *e = extra;
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
     for (int t0 = 0; t0 < nt; t0 += TT) {
         for (int64_t b = 0; b < nb; b++) {
             quant_gemm_act32 *x = &e[(int64_t)(t0 / TT) * nb + b];
-            memset(x, 0, sizeof *x);
+            if (nt - t0 < TT)
+                memset(x, 0, sizeof *x);
             for (int t = 0; t < TT && t0 + t < nt; t++) {
                 const block_q8_0 *y =
                     (const block_q8_0 *)(const void *)((const char *)a + (size_t)(t0 + t) * a_stride) + b;
-                int32_t sum = 0;
-                for (int g = 0; g < 8; g++)
-                    memcpy(&x->q[g][t], y->qs + 4 * g, 4);
-                for (int i = 0; i < QK_LEGACY; i++)
-                    sum += y->qs[i];
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)y->qs);
+                _mm256_storeu_si256((__m256i *)(void *)x->q[t], q);
+                /* 1 * q in 16-bit pairs, then pairs of those: eight 32-bit partial sums */
+                const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16);
+                __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+                h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
                 x->d[t] = h2f(y->d);
-                x->nsum[t] = -sum;
+                x->nsum[t] = -_mm_cvtsi128_si32(h);
             }
         }
     }
@@ -92,12 +96,12 @@ void quant_avx512_gemm_prep_q8_k(int64_t n, int nt, const void *a, size_t a_stri
     for (int t0 = 0; t0 < nt; t0 += TT) {
         for (int64_t b = 0; b < nb; b++) {
             quant_gemm_actk *x = &e[(int64_t)(t0 / TT) * nb + b];
-            memset(x, 0, sizeof *x);
+            if (nt - t0 < TT)
+                memset(x, 0, sizeof *x);
             for (int t = 0; t < TT && t0 + t < nt; t++) {
                 const block_q8_K *y =
                     (const block_q8_K *)(const void *)((const char *)a + (size_t)(t0 + t) * a_stride) + b;
-                for (int g = 0; g < 64; g++)
-                    memcpy(&x->q[g][t], y->qs + 4 * g, 4);
+                memcpy(x->q[t], y->qs, QK_K);
                 x->d[t] = y->d;
                 for (int k = 0; k < 4; k++) {
                     const uint16_t lo = (uint16_t)(y->bsums[4 * k] + y->bsums[4 * k + 1]);
@@ -171,7 +175,7 @@ static inline __attribute__((always_inline)) void tile32(const slice32 *s, int k
             const __m512i wv = _mm512_load_si512(s->q[b][g]);
 #pragma GCC unroll 8
             for (int t = 0; t < TT; t++)
-                acc[t] = _mm512_dpbusd_epi32(acc[t], wv, bcast_i32(&x->q[g][t]));
+                acc[t] = _mm512_dpbusd_epi32(acc[t], wv, bcast_i32(&x->q[t][g]));
         }
         const __m512 dw = _mm512_load_ps(s->d[b]);
 #pragma GCC unroll 8
@@ -314,7 +318,7 @@ static inline __attribute__((always_inline)) void tile_k(const slice_k *s, int k
                 const __m512i wv = _mm512_load_si512(s->q[b][gsub * j + g]);
 #pragma GCC unroll 8
                 for (int t = 0; t < TT; t++)
-                    isub[t] = _mm512_dpbusd_epi32(isub[t], wv, bcast_i32(&x->q[gsub * j + g][t]));
+                    isub[t] = _mm512_dpbusd_epi32(isub[t], wv, bcast_i32(&x->q[t][gsub * j + g]));
             }
             const __m512i sc = _mm512_load_si512(s->sc[b][j]);
 #pragma GCC unroll 8
