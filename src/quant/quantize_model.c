@@ -217,7 +217,8 @@ cria_dtype cria_quant_choose_type(const cria_quant_mix *mix, const cria_quant_mo
 
 /* ---- row conversion -------------------------------------------------------------- */
 
-cria_status cria_convert_floats(cria_dtype t, const float *x, void *y, int64_t n, cria_error *err)
+/* n floats into type t (F32, F16, BF16 or a block type; n a multiple of its block). */
+static cria_status convert_floats(cria_dtype t, const float *x, void *y, int64_t n, cria_error *err)
 {
     switch (t) {
     case CRIA_DTYPE_F32:
@@ -278,7 +279,7 @@ static void convert_task(void *arg, int ith, int nth)
         const int64_t k = c->nrows - r < c->scratch_rows ? c->nrows - r : c->scratch_rows;
         c->t->rows(c->t->rows_ctx, c->row0 + r, k, x);
         cria_error e;
-        if (cria_convert_floats(c->t->type, x, c->out + (size_t)r * c->row_bytes, k * c->n_per_row, &e) != CRIA_OK)
+        if (convert_floats(c->t->type, x, c->out + (size_t)r * c->row_bytes, k * c->n_per_row, &e) != CRIA_OK)
             atomic_store(&c->failed, 1);
     }
 }

@@ -109,9 +109,6 @@ typedef void (*cria_quant_progress_fn)(void *ctx, uint64_t done, uint64_t total,
 cria_status cria_quant_write(cria_gguf_writer *w, const cria_qtensor *ts, size_t n, const char *path,
                              int n_threads, cria_quant_progress_fn progress, void *progress_ctx, cria_error *err);
 
-/* Converts n floats into type t (F32, F16, BF16 or a block type; n a multiple of its block). */
-cria_status cria_convert_floats(cria_dtype t, const float *x, void *y, int64_t n, cria_error *err);
-
 typedef struct cria_quantize_params {
     const char *in_path, *out_path;
     const cria_quant_mix *mix;
