@@ -266,7 +266,10 @@ typedef struct qchunk {
     atomic_llong next; /* first row not yet taken */
 } qchunk;
 
-/* Threads take scratch_rows rows at a time from a shared counter, so one slowed by other work on the machine delays no one. */
+/*
+ * Threads take scratch_rows rows at a time from a shared counter, so one
+ * slowed by other work on the machine delays no one.
+ */
 static void convert_task(void *arg, int ith, int nth)
 {
     qchunk *c = arg;
