@@ -23,6 +23,7 @@
 #include "cria.h"
 #include "gguf/gguf.h"
 #include "model/synth.h"
+#include "quant/quant.h"
 #include "quant/quantize_model.h"
 #include "util.h"
 
@@ -693,6 +694,47 @@ static void test_writer_fill(void **state)
     }
 }
 
+/* A file with 64-byte alignment keeps it, and a 3-D tensor is converted as rows of ne[0]. */
+static void test_alignment_and_3d(void **state)
+{
+    (void)state;
+    const char *in = test_tmp_path(".gguf"), *out = test_tmp_path(".gguf");
+    static float data[64 * 4 * 3];
+    for (size_t i = 0; i < sizeof data / sizeof data[0]; i++)
+        data[i] = (float)((int)(i % 17) - 8) / 8.0f;
+    cria_gguf_writer *w = cria_gguf_writer_init(64);
+    assert_non_null(w);
+    assert_true(cria_gguf_writer_set_str(w, "general.architecture", "llama"));
+    assert_true(cria_gguf_writer_set_u32(w, "llama.block_count", 1));
+    const uint64_t ne3[3] = {64, 4, 3}, ne1[1] = {7};
+    assert_true(cria_gguf_writer_add_tensor(w, "blk.0.norm_odd", CRIA_DTYPE_F32, 1, ne1, data));
+    assert_true(cria_gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight", CRIA_DTYPE_F32, 3, ne3, data));
+    cria_error err;
+    assert_int_equal(cria_gguf_writer_write(w, in, &err), CRIA_OK);
+    cria_gguf_writer_free(w);
+    cria_quantize_params p = {.in_path = in, .out_path = out, .mix = cria_quant_mix_find("q8_0"), .n_threads = 2};
+    cria_quantize_report r;
+    if (cria_quantize_model(&p, &r, &err) != CRIA_OK)
+        fail_msg("quantize: %s", err.msg);
+    cria_gguf *g = NULL;
+    assert_int_equal(cria_gguf_open(out, &g, &err), CRIA_OK);
+    assert_int_equal(cria_gguf_alignment(g), 64);
+    assert_int_equal(cria_gguf_data_offset(g) % 64, 0);
+    const cria_gguf_tensor *t = cria_gguf_find_tensor(g, "blk.0.ffn_up_exps.weight");
+    assert_non_null(t);
+    assert_int_equal(t->type, CRIA_DTYPE_Q8_0);
+    assert_int_equal(t->offset % 64, 0);
+    assert_int_equal(t->ne[2], 3);
+    float back[64 * 4 * 3];
+    assert_int_equal(cria_dequantize_row(CRIA_DTYPE_Q8_0, t->data, back, 64 * 4 * 3, &err), CRIA_OK);
+    for (size_t i = 0; i < 64 * 4 * 3; i++)
+        assert_true(fabsf(back[i] - data[i]) < 0.01f);
+    assert_int_equal(tensor_type(g, "blk.0.norm_odd"), CRIA_DTYPE_F32);
+    cria_gguf_close(g);
+    remove(in);
+    remove(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_synth_quantized_runs_and_ignores_threads),
         cmocka_unit_test(test_cli_and_bad_input),
         cmocka_unit_test(test_writer_fill),
+        cmocka_unit_test(test_alignment_and_3d),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
