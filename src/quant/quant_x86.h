@@ -338,6 +338,55 @@ static inline void blk_tq2_0(const char *w, const char *a, __m256 *acc, __m128 *
     *acc = fma_block(_mm256_sub_epi32(lanes, bs), y->d * h2f(x->d), *acc);
 }
 
+/*
+ * Trit of every byte of b: byte j times m[j] (mod 256) brings the wanted
+ * trit of a pack5 byte to the top, which (v * 3) >> 8 reads, as the scalar
+ * unpack5; in 16-bit lanes so the products are exact.
+ */
+static inline __m256i trits32(__m256i b, __m256i m)
+{
+    const __m256i zero = _mm256_setzero_si256(), low = _mm256_set1_epi16(0xFF), three = _mm256_set1_epi16(3);
+    __m256i lo = _mm256_mullo_epi16(_mm256_unpacklo_epi8(b, zero), _mm256_unpacklo_epi8(m, zero));
+    __m256i hi = _mm256_mullo_epi16(_mm256_unpackhi_epi8(b, zero), _mm256_unpackhi_epi8(m, zero));
+    lo = _mm256_and_si256(lo, low);
+    hi = _mm256_and_si256(hi, low);
+    lo = _mm256_srli_epi16(_mm256_mullo_epi16(lo, three), 8);
+    hi = _mm256_srli_epi16(_mm256_mullo_epi16(hi, three), 8);
+    return _mm256_packus_epi16(lo, hi);
+}
+
+/*
+ * TQ1_0 (layout in quant_ternary.c): qs[0..31] hold elements 32k + j (trit k),
+ * qs[32..47] elements 160 + 16k + j, qh elements 240 + 4k + m; each 32-byte
+ * group of trits lines up with 32 activations, byte j in lane j / 4.
+ */
+static inline void blk_tq1_0(const char *w, const char *a, __m256 *acc, __m128 *aux)
+{
+    (void)aux;
+    const block_tq1_0 *x = (const block_tq1_0 *)(const void *)w;
+    const block_q8_K *y = (const block_q8_K *)(const void *)a;
+    static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+    const __m256i q = load32(x->qs);
+    __m256i lanes = _mm256_setzero_si256();
+    for (int k = 0; k < 5; k++)
+        lanes = _mm256_add_epi32(lanes, dot_us8(trits32(q, _mm256_set1_epi8((char)pow3[k])), load32(y->qs + 32 * k)));
+    const __m128i q2 = _mm_loadu_si128((const __m128i *)(const void *)(x->qs + 32));
+    const __m256i q22 = _mm256_set_m128i(q2, q2);
+    lanes = _mm256_add_epi32(lanes, dot_us8(trits32(q22, _mm256_set_m128i(_mm_set1_epi8(3), _mm_set1_epi8(1))),
+                                            load32(y->qs + 160)));
+    lanes = _mm256_add_epi32(lanes, dot_us8(trits32(q22, _mm256_set_m128i(_mm_set1_epi8(27), _mm_set1_epi8(9))),
+                                            load32(y->qs + 192)));
+    int32_t qh;
+    memcpy(&qh, x->qh, sizeof qh);
+    const __m256i last = _mm256_set_m128i(_mm_set1_epi32(qh), q2); /* qh byte m repeated: byte 4k + m wants trit k */
+    const __m256i mlast = _mm256_set_m128i(_mm_setr_epi8(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27),
+                                           _mm_set1_epi8(81));
+    lanes = _mm256_add_epi32(lanes, dot_us8(trits32(last, mlast), load32(y->qs + 224)));
+    const __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)y->bsums),
+                                         _mm256_set1_epi16(1));
+    *acc = fma_block(_mm256_sub_epi32(lanes, bs), y->d * h2f(x->d), *acc);
+}
+
 /* ---- the entry points: vec_dot and vec_dot_rows per type ------------------- */
 
 static void q8_0_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
@@ -390,6 +439,11 @@ static void q5_k_rows(int64_t n, int nr, const void *w, size_t stride, const voi
 static void q6_k_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
 {
     dot_rows(n / QK_K, nr, w, stride, sizeof(block_q6_K), a, sizeof(block_q8_K), blk_q6_k, fin_lanes, out);
+}
+
+static void tq1_0_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
+{
+    dot_rows(n / QK_K, nr, w, stride, sizeof(block_tq1_0), a, sizeof(block_q8_K), blk_tq1_0, fin_lanes, out);
 }
 
 static void tq2_0_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
@@ -465,6 +519,7 @@ QUANT_TILE_FN(q3_k_tile, QK_K, block_q3_K, block_q8_K, blk_q3_k, fin_lanes)
 QUANT_TILE_FN(q4_k_tile, QK_K, block_q4_K, block_q8_K, blk_q4_k, fin_lanes_plus_mins)
 QUANT_TILE_FN(q5_k_tile, QK_K, block_q5_K, block_q8_K, blk_q5_k, fin_lanes_plus_mins)
 QUANT_TILE_FN(q6_k_tile, QK_K, block_q6_K, block_q8_K, blk_q6_k, fin_lanes)
+QUANT_TILE_FN(tq1_0_tile, QK_K, block_tq1_0, block_q8_K, blk_tq1_0, fin_lanes)
 QUANT_TILE_FN(tq2_0_tile, QK_K, block_tq2_0, block_q8_K, blk_tq2_0, fin_lanes)
 
 /* One row: the same kernel with nr = 1. */
@@ -535,6 +590,13 @@ static float q6_k_dot(int64_t n, const void *w, const void *a)
 {
     float r;
     q6_k_rows(n, 1, w, 0, a, &r);
+    return r;
+}
+
+static float tq1_0_dot(int64_t n, const void *w, const void *a)
+{
+    float r;
+    tq1_0_rows(n, 1, w, 0, a, &r);
     return r;
 }
 
@@ -788,6 +850,13 @@ const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
         .vec_dot_rows = q6_k_rows,
         .vec_dot_tile = q6_k_tile, .tile_toks = QUANT_TILE_TOKS,
         QUANT_GEMM_Q6_K
+    },
+    [CRIA_DTYPE_TQ1_0] = {
+        .type = CRIA_DTYPE_TQ1_0, .block = QK_K, .block_bytes = sizeof(block_tq1_0),
+        .vec_dot_type = CRIA_DTYPE_Q8_K,
+        .from_float = quant_tq1_0_from_float, .to_float = quant_tq1_0_to_float, .vec_dot = tq1_0_dot,
+        .vec_dot_rows = tq1_0_rows,
+        .vec_dot_tile = tq1_0_tile, .tile_toks = QUANT_TILE_TOKS,
     },
     [CRIA_DTYPE_TQ2_0] = {
         .type = CRIA_DTYPE_TQ2_0, .block = QK_K, .block_bytes = sizeof(block_tq2_0),
