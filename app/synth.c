@@ -1,4 +1,4 @@
-/* cria synth: write a random-weight llama GGUF of a named or custom shape. */
+/* cria synth: write a random-weight llama (or bitnet) GGUF of a named or custom shape. */
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +24,8 @@ static void synth_usage(FILE *f)
             "  --pure           every matrix in the type itself, no mix (fallbacks for short rows still apply)\n"
             "  --seed N         random seed (default 42); the file does not depend on the thread count\n"
             "  --tied           share the classifier with the token embedding (qwen2.5-0.5B always does)\n"
+            "  --arch A         llama (default) or bitnet (BitNet b1.58: attention and FFN sub-norms, the\n"
+            "                   embedding as classifier; use --type tq1_0 or tq2_0 --pure for ternary matrices)\n"
             "  -t, --threads N  threads generating and quantizing rows (default: physical cores)\n"
             "\n"
             "Rows are generated and quantized as they are written, so memory stays small for any shape.\n",
@@ -59,6 +61,8 @@ int cria_cmd_synth(int argc, char **argv)
             p.pure = true;
         } else if (!strcmp(a, "--tied")) {
             p.tied_output = true;
+        } else if (!strcmp(a, "--arch")) {
+            ok = cria_arg_str(argc, argv, &i, &p.arch);
         } else if (a[0] == '-') {
             cria_app_error("unknown option '%s' (see cria synth -h)", a);
             ok = false;

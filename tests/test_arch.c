@@ -23,6 +23,8 @@
 #include "base/fp16.h"
 #include "kernels/ops.h"
 #include "kernels/vec.h"
+#include "model/model.h"
+#include "model/synth.h"
 #include "util.h"
 
 /* Same allowance as the quantized golden tests: a greedy step within 1e-3 of a tie may end a case. */
@@ -413,6 +415,56 @@ static void test_bitnet_f16_scales(void **state)
     check_generated("bitnet-f16-scales", &s, 1e-4);
 }
 
+/* cria synth --arch bitnet: a file that loads as bitnet (sub-norms, tied) and runs; other names are refused. */
+static void test_synth_bitnet(void **state)
+{
+    (void)state;
+    const char *vocab = "models/stories260K-f32.gguf";
+    if (!test_have(vocab))
+        skip();
+    cria_synth_params p = {.shape = {.name = "tiny-bitnet", .n_embd = 256, .n_ff = 512, .n_layer = 2, .n_head = 8,
+                                     .n_head_kv = 2, .n_ctx = 128},
+                           .mix = cria_quant_mix_find("tq2_0"), .pure = true, .vocab_path = test_shared(vocab),
+                           .seed = 3, .n_threads = 2, .arch = "bitnet"};
+    const char *path = test_tmp_path(".gguf");
+    cria_error err = {0};
+    if (cria_synth_write(&p, path, &err) != CRIA_OK)
+        fail_msg("synth: %s", err.msg);
+    cria_model *m = NULL;
+    if (cria_model_load(path, NULL, &m, &err) != CRIA_OK)
+        fail_msg("load: %s", err.msg);
+    assert_string_equal(m->arch, "bitnet");
+    assert_true(m->tied_output);
+    assert_non_null(m->layers[1].attn_sub_norm);
+    assert_non_null(m->layers[1].ffn_sub_norm);
+    assert_int_equal(m->layers[0].wq.type, CRIA_DTYPE_TQ2_0);
+    cria_context *ctx = golden_new_context(m, 16, 1, 2);
+    cria_batch b = cria_batch_init(4);
+    for (int i = 0; i < 4; i++) {
+        b.token[i] = 100 + i;
+        b.pos[i] = i;
+        b.seq_id[i] = 0;
+        b.logits[i] = i == 3;
+    }
+    b.n_tokens = 4;
+    golden_decode(ctx, &b);
+    const float *lg = cria_get_logits_ith(ctx, 3);
+    double ss = 0.0;
+    for (int v = 0; v < 512; v++) {
+        assert_true(isfinite(lg[v]));
+        ss += (double)lg[v] * (double)lg[v];
+    }
+    assert_true(ss > 0.0);
+    cria_batch_free(&b);
+    cria_context_free(ctx);
+    cria_model_free(m);
+    remove(path);
+
+    p.arch = "qwen2";
+    assert_int_equal(cria_synth_write(&p, path, &err), CRIA_ERR_ARG);
+    assert_non_null(strstr(err.msg, "qwen2"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_bitnet_tq2_0),
         cmocka_unit_test(test_bitnet_tq1_0),
         cmocka_unit_test(test_bitnet_f16_scales),
+        cmocka_unit_test(test_synth_bitnet),
     };
     return cmocka_run_group_tests_name("arch", tests, NULL, NULL);
 }

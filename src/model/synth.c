@@ -238,6 +238,21 @@ static cria_status write_vocab(cria_gguf_writer *w, const char *path, int32_t *n
     return st;
 }
 
+/* The architecture's own key, "<arch>.<suffix>". */
+static bool set_u32_arch(cria_gguf_writer *w, const char *arch, const char *suffix, uint32_t v)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return cria_gguf_writer_set_u32(w, key, v);
+}
+
+static bool set_f32_arch(cria_gguf_writer *w, const char *arch, const char *suffix, float v)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return cria_gguf_writer_set_f32(w, key, v);
+}
+
 cria_status cria_synth_write(const cria_synth_params *p, const char *path, cria_error *err)
 {
     const cria_synth_shape *sh = &p->shape;
@@ -247,24 +262,28 @@ cria_status cria_synth_write(const cria_synth_params *p, const char *path, cria_
         return cria_err_set(err, CRIA_ERR_ARG,
                             "inconsistent model dimensions (n_embd must split into an even head size, n_head into "
                             "groups of n_head_kv)");
+    const char *a = p->arch ? p->arch : "llama";
+    const bool bitnet = strcmp(a, "bitnet") == 0;
+    if (!bitnet && strcmp(a, "llama") != 0)
+        return cria_err_set(err, CRIA_ERR_ARG, "synth writes the llama and bitnet architectures, not '%s'", a);
     cria_gguf_writer *w = cria_gguf_writer_init(0);
     if (!w)
         return cria_err_set(err, CRIA_ERR_NOMEM, "out of memory");
-    const bool tied = p->tied_output || sh->tied;
+    const bool tied = p->tied_output || sh->tied || bitnet; /* bitnet's classifier is always the embedding */
     const int64_t d = sh->n_embd, hd = d / sh->n_head, kv = hd * sh->n_head_kv, ff = sh->n_ff;
-    bool ok = cria_gguf_writer_set_str(w, "general.architecture", "llama") &&
+    bool ok = cria_gguf_writer_set_str(w, "general.architecture", a) &&
               cria_gguf_writer_set_str(w, "general.name", sh->name ? sh->name : "synthetic") &&
               cria_gguf_writer_set_u32(w, "general.file_type", (uint32_t)mix->ftype) &&
               cria_gguf_writer_set_u32(w, "general.quantization_version", 2) &&
-              cria_gguf_writer_set_u32(w, "llama.context_length", (uint32_t)sh->n_ctx) &&
-              cria_gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)d) &&
-              cria_gguf_writer_set_u32(w, "llama.block_count", (uint32_t)sh->n_layer) &&
-              cria_gguf_writer_set_u32(w, "llama.feed_forward_length", (uint32_t)ff) &&
-              cria_gguf_writer_set_u32(w, "llama.rope.dimension_count", (uint32_t)hd) &&
-              cria_gguf_writer_set_u32(w, "llama.attention.head_count", (uint32_t)sh->n_head) &&
-              cria_gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)sh->n_head_kv) &&
-              cria_gguf_writer_set_f32(w, "llama.rope.freq_base", sh->rope_base > 0 ? sh->rope_base : 10000.0f) &&
-              cria_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon",
+              set_u32_arch(w, a, "context_length", (uint32_t)sh->n_ctx) &&
+              set_u32_arch(w, a, "embedding_length", (uint32_t)d) &&
+              set_u32_arch(w, a, "block_count", (uint32_t)sh->n_layer) &&
+              set_u32_arch(w, a, "feed_forward_length", (uint32_t)ff) &&
+              set_u32_arch(w, a, "rope.dimension_count", (uint32_t)hd) &&
+              set_u32_arch(w, a, "attention.head_count", (uint32_t)sh->n_head) &&
+              set_u32_arch(w, a, "attention.head_count_kv", (uint32_t)sh->n_head_kv) &&
+              set_f32_arch(w, a, "rope.freq_base", sh->rope_base > 0 ? sh->rope_base : 10000.0f) &&
+              set_f32_arch(w, a, "attention.layer_norm_rms_epsilon",
                                        sh->rms_eps > 0 ? sh->rms_eps : 1e-5f);
     int32_t n_vocab = 0;
     cria_status st = ok ? write_vocab(w, p->vocab_path, &n_vocab, err)
@@ -273,9 +292,9 @@ cria_status cria_synth_write(const cria_synth_params *p, const char *path, cria_
         cria_gguf_writer_free(w);
         return st;
     }
-    ok = cria_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)n_vocab);
+    ok = set_u32_arch(w, a, "vocab_size", (uint32_t)n_vocab);
 
-    const size_t n_max = 3 + 9 * (size_t)sh->n_layer;
+    const size_t n_max = 3 + 11 * (size_t)sh->n_layer;
     cria_qtensor *ts = calloc(n_max, sizeof *ts);
     gen_tensor *gens = calloc(n_max, sizeof *gens);
     if (!ok || !ts || !gens) {
@@ -306,6 +325,10 @@ cria_status cria_synth_write(const cria_synth_params *p, const char *path, cria_
         add(&b, d, ff, 0.02f, "blk.%d.ffn_gate.weight", (int)l);
         add(&b, d, ff, 0.02f, "blk.%d.ffn_up.weight", (int)l);
         add(&b, ff, d, 0.02f, "blk.%d.ffn_down.weight", (int)l);
+        if (bitnet) {
+            add(&b, d, 1, 0.0f, "blk.%d.attn_sub_norm.weight", (int)l);
+            add(&b, ff, 1, 0.0f, "blk.%d.ffn_sub_norm.weight", (int)l);
+        }
     }
     st = cria_quant_write(w, ts, b.n, path, p->n_threads, p->progress, p->progress_ctx, err);
     free(ts);

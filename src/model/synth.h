@@ -44,6 +44,7 @@ typedef struct cria_synth_params {
     const char *vocab_path;    /* GGUF with a tokenizer, or a llama2.c tokenizer.bin */
     uint64_t seed;
     bool tied_output;          /* or shape.tied */
+    const char *arch;          /* general.architecture: "llama" (NULL) or "bitnet" (sub-norms, tied classifier) */
     int n_threads;             /* 0: 1 */
     cria_quant_progress_fn progress;
     void *progress_ctx;
