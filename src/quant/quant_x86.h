@@ -146,15 +146,31 @@ static inline void blk_q8_0(const char *w, const char *a, __m256 *acc, __m128 *a
     *acc = fma_block(dot_ss8(load32(x->qs), load32(y->qs)), h2f(x->d) * h2f(y->d), *acc);
 }
 
+/*
+ * Q4_0 sums like the reference on x86 (llama.cpp repacks Q4_0 into its
+ * q4_0_8x8 layout whenever AVX2 is there, and those kernels take each
+ * block's exact integer sum times its scale into one float per row): the
+ * eight lanes are added as integers, then one scalar FMA per block into aux.
+ */
 static inline void blk_q4_0(const char *w, const char *a, __m256 *acc, __m128 *aux)
 {
-    (void)aux;
+    (void)acc;
     const block_q4_0 *x = (const block_q4_0 *)(const void *)w;
     const block_q8_0 *y = (const block_q8_0 *)(const void *)a;
     /* (q - 8) * y = q * y - 8 * y: unsigned nibbles go straight in, and 8 * y is the same for every row */
     const __m256i yv = load32(y->qs);
     const __m256i lanes = _mm256_sub_epi32(dot_us8(nibbles32(x->qs), yv), dot_us8(_mm256_set1_epi8(8), yv));
-    *acc = fma_block(lanes, h2f(x->d) * h2f(y->d), *acc);
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    *aux = _mm_fmadd_ss(_mm_cvtepi32_ps(s), _mm_set_ss(h2f(x->d) * h2f(y->d)), *aux);
+}
+
+/* Q4_0: the one float chain blk_q4_0 keeps in aux's first lane. */
+static float fin_scalar(__m256 acc, __m128 aux)
+{
+    (void)acc;
+    return _mm_cvtss_f32(aux);
 }
 
 static inline void blk_q4_1(const char *w, const char *a, __m256 *acc, __m128 *aux)
@@ -396,7 +412,7 @@ static void q8_0_rows(int64_t n, int nr, const void *w, size_t stride, const voi
 
 static void q4_0_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
 {
-    dot_rows(n / QK_LEGACY, nr, w, stride, sizeof(block_q4_0), a, sizeof(block_q8_0), blk_q4_0, fin_lanes, out);
+    dot_rows(n / QK_LEGACY, nr, w, stride, sizeof(block_q4_0), a, sizeof(block_q8_0), blk_q4_0, fin_scalar, out);
 }
 
 static void q4_1_rows(int64_t n, int nr, const void *w, size_t stride, const void *a, float *out)
@@ -510,7 +526,7 @@ static inline __attribute__((always_inline)) void dot_tile(int64_t nb, int nr, c
     }
 
 QUANT_TILE_FN(q8_0_tile, QK_LEGACY, block_q8_0, block_q8_0, blk_q8_0, fin_lanes)
-QUANT_TILE_FN(q4_0_tile, QK_LEGACY, block_q4_0, block_q8_0, blk_q4_0, fin_lanes)
+QUANT_TILE_FN(q4_0_tile, QK_LEGACY, block_q4_0, block_q8_0, blk_q4_0, fin_scalar)
 QUANT_TILE_FN(q4_1_tile, QK_LEGACY, block_q4_1, block_q8_1, blk_q4_1, fin_lanes_plus_scalar)
 QUANT_TILE_FN(q5_0_tile, QK_LEGACY, block_q5_0, block_q8_0, blk_q5_0, fin_lanes)
 QUANT_TILE_FN(q5_1_tile, QK_LEGACY, block_q5_1, block_q8_1, blk_q5_1, fin_lanes_plus_scalar)
