@@ -415,6 +415,26 @@ static void test_bitnet_f16_scales(void **state)
     check_generated("bitnet-f16-scales", &s, 1e-4);
 }
 
+/* A RoPE scaling cria does not compute is a load error naming it, never a silent plain RoPE. */
+static void test_rope_unknown_type(void **state)
+{
+    (void)state;
+    const char *vocab = "models/stories260K-f32.gguf";
+    if (!test_have(vocab))
+        skip();
+    arch_model_spec s = tiny_llama();
+    s.rope_scaling_type = "longrope";
+    s.rope_scaling_factor = 2.0f;
+    const char *path = test_tmp_path(".gguf");
+    assert_true(arch_model_write(&s, test_shared(vocab), path));
+    cria_model *m = NULL;
+    cria_error err = {0};
+    assert_int_equal(cria_model_load(path, NULL, &m, &err), CRIA_ERR_UNSUPPORTED);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "'longrope'"));
+    remove(path);
+}
+
 /* cria synth --arch bitnet: a file that loads as bitnet (sub-norms, tied) and runs; other names are refused. */
 static void test_synth_bitnet(void **state)
 {
@@ -482,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_bitnet_tq2_0),
         cmocka_unit_test(test_bitnet_tq1_0),
         cmocka_unit_test(test_bitnet_f16_scales),
+        cmocka_unit_test(test_rope_unknown_type),
         cmocka_unit_test(test_synth_bitnet),
     };
     return cmocka_run_group_tests_name("arch", tests, NULL, NULL);
