@@ -14,7 +14,7 @@
  * (cria_matmul, the engine's GEMV) over a weight matrix far larger than the
  * last-level cache, 1 and 2 threads, reported as GB/s of weights streamed.
  *
- *   make build/bench/bench_quant && build/bench/bench_quant [-k COLS] [-r ROWS] [-m MIB] [-only gemm]
+ *   make build/bench/bench_quant && build/bench/bench_quant [-k COLS] [-r ROWS] [-m MIB] [-only gemm|gemv]
  */
 #include <math.h>
 #include <stdbool.h>
@@ -30,7 +30,7 @@
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(getenv("BENCH_CPU_TIME") ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -76,6 +76,29 @@ static double time_rows(cria_vec_dot_rows_fn dot, int64_t cols, int64_t rows, si
         do {
             for (int64_t r = 0; r < rows; r += CRIA_DOT_ROWS)
                 dot(cols, CRIA_DOT_ROWS, (const char *)w + (size_t)r * row_bytes, row_bytes, a, out);
+            sink = out[0];
+            passes++;
+            t1 = now_s();
+        } while (t1 - t0 < 0.05);
+        best = fmin(best, (t1 - t0) / passes);
+    }
+    return best;
+}
+
+/* The same through gemv (its activation prep once per pass included). */
+static double time_gemv(const cria_quant_traits *q, int64_t cols, int64_t rows, size_t row_bytes, const void *w,
+                        const void *a, void *prep)
+{
+    double best = 1e30;
+    float out[CRIA_DOT_ROWS];
+    for (int rep = 0; rep < 5; rep++) {
+        int passes = 0;
+        const double t0 = now_s();
+        double t1;
+        do {
+            q->gemv_prep(cols, a, prep);
+            for (int64_t r = 0; r < rows; r += CRIA_DOT_ROWS)
+                q->gemv(cols, CRIA_DOT_ROWS, (const char *)w + (size_t)r * row_bytes, row_bytes, prep, out);
             sink = out[0];
             passes++;
             t1 = now_s();
@@ -223,10 +246,10 @@ int main(int argc, char **argv)
 {
     int64_t cols = 4096, rows = 128;
     int mib = 512;
-    bool only_gemm = false;
+    bool only_gemm = false, only_gemv = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-only"))
-            only_gemm = !strcmp(argv[i + 1], "gemm");
+            only_gemm = !strcmp(argv[i + 1], "gemm"), only_gemv = !strcmp(argv[i + 1], "gemv");
         else if (!strcmp(argv[i], "-k"))
             cols = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "-r"))
@@ -250,7 +273,8 @@ int main(int argc, char **argv)
         for (int64_t i = 0; i < cols * G_ROWS; i++)
             x[i] = 0.02f * sinf(0.37f * (float)i) + 0.01f * cosf(1.3f * (float)i);
     }
-    gemm_bench(x, toks, cols);
+    if (!only_gemv)
+        gemm_bench(x, toks, cols);
     free(toks);
     if (only_gemm) {
         free(x);
@@ -260,6 +284,8 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    if (only_gemv)
+        goto gemv;
     printf("vec_dot, one thread, %lld x %lld weights (in cache)\n\n", (long long)rows, (long long)cols);
     printf("| type | weight MiB | level | us per row | GB/s of weights | x scalar |\n| --- | --- | --- | --- | --- | --- |\n");
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
@@ -284,6 +310,14 @@ int main(int argc, char **argv)
                 printf("| %s | %.2f | %s, %d rows at a time | %.3f | %.1f | %.1f |\n", cria_dtype_name(types[t]),
                        (double)(row_bytes * (size_t)rows) / 1048576.0, cria_isa_name((cria_isa)isa), CRIA_DOT_ROWS,
                        sr / (double)rows * 1e6, (double)(row_bytes * (size_t)rows) / sr * 1e-9, base / sr);
+            }
+            if (q->gemv) {
+                void *prep = malloc((size_t)(cols + 64) * q->gemv_extra);
+                const double sg = time_gemv(q, cols, rows, row_bytes, w, a, prep);
+                free(prep);
+                printf("| %s | %.2f | %s, gemv | %.3f | %.1f | %.1f |\n", cria_dtype_name(types[t]),
+                       (double)(row_bytes * (size_t)rows) / 1048576.0, cria_isa_name((cria_isa)isa),
+                       sg / (double)rows * 1e6, (double)(row_bytes * (size_t)rows) / sg * 1e-9, base / sg);
             }
         }
     }
@@ -315,6 +349,7 @@ int main(int argc, char **argv)
                    base / best);
         }
     }
+gemv:
     printf("\none-token matmul (cria_matmul) streaming weights from memory, 2048 columns, %s kernels\n\n"
            "| type | weight MiB | threads | ms per matmul | GB/s of weights |\n| --- | --- | --- | --- | --- |\n",
            cria_isa_name(top));

@@ -124,6 +124,58 @@ static void test_gemm_matches_vec_dot(void **state)
     print_message("%d gemm kernels checked\n", checked);
 }
 
+/* gemv (one token, CRIA_DOT_ROWS rows at a time) against vec_dot, odd and even block counts. */
+static void test_gemv_matches_vec_dot(void **state)
+{
+    (void)state;
+    int checked = 0;
+    for (int t = 0; t < CRIA_DTYPE_COUNT; t++) {
+        const cria_quant_traits *v = cria_quant_traits_for((cria_dtype)t, cria_isa_detected());
+        if (!v || !v->gemv)
+            continue;
+        const cria_quant_traits *s = cria_quant_traits_for((cria_dtype)t, CRIA_ISA_SCALAR);
+        const cria_quant_traits *as = cria_quant_traits_for(s->vec_dot_type, CRIA_ISA_SCALAR);
+        static uint8_t w[ROWS * MAX_N * 2], a[MAX_N * 2], prep[(MAX_N + 64) * 8];
+        static float wf[ROWS * MAX_N], af[MAX_N], x[MAX_N];
+        assert_true(v->gemv_prep && v->gemv_extra > 0 && v->gemv_extra <= 8);
+        uint32_t seed = 5u + (uint32_t)t;
+        const int lens[] = {s->block, 7 * s->block, 2048 + s->block, MAX_N};
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            const int n = lens[li];
+            const size_t stride = (size_t)(n / s->block) * s->block_bytes;
+            for (int extreme = 0; extreme < 2; extreme++) {
+                make_weights(s, n, extreme, w, stride, &seed);
+                for (int i = 0; i < n; i++)
+                    x[i] = extreme ? -4.0f : rng_float(&seed) * 3.0f;
+                as->from_float(x, a, n);
+                as->to_float(a, af, n);
+                for (int r = 0; r < ROWS; r++)
+                    s->to_float(w + (size_t)r * stride, wf + (size_t)r * n, n);
+                v->gemv_prep(n, a, prep);
+                for (int nr = 1; nr <= CRIA_DOT_ROWS; nr++) {
+                    float out[CRIA_DOT_ROWS];
+                    /* the last rows of the matrix, so a read past them would show under ASan */
+                    const int r0 = ROWS - nr;
+                    v->gemv(n, nr, w + (size_t)r0 * stride, stride, prep, out);
+                    for (int r = 0; r < nr; r++) {
+                        const float want = s->vec_dot(n, w + (size_t)(r0 + r) * stride, a);
+                        double mag = 0;
+                        for (int i = 0; i < n; i++)
+                            mag += fabs((double)wf[(size_t)(r0 + r) * n + i] * (double)af[i]);
+                        if (!(fabs((double)out[r] - (double)want) <= 1e-5 * mag + 1e-6))
+                            fail_msg("%s gemv, n %d, %d rows: row %d is %.9g, vec_dot %.9g (|terms| %.6g)",
+                                     cria_dtype_name((cria_dtype)t), n, nr, r0 + r, (double)out[r], (double)want, mag);
+                    }
+                }
+            }
+        }
+        checked++;
+    }
+    if (cria_isa_detected() >= CRIA_ISA_AVX512)
+        assert_true(checked >= 1);
+    print_message("%d gemv kernels checked\n", checked);
+}
+
 static void test_matmul_prompt(void **state)
 {
     (void)state;
@@ -158,26 +210,30 @@ static void test_matmul_prompt(void **state)
     cria_error err;
     assert_int_equal(cria_pool_init(2, &pool, &err), CRIA_OK);
     const cria_isa levels[2] = {CRIA_ISA_AVX2, CRIA_ISA_AVX512};
-    for (int l = 0; l < 2; l++) {
-        float *ys[NW] = {y[l][0], y[l][1], y[l][2]};
-        cria_matmul_multi(cria_vec_for(levels[l]), pool, 2, NW, wp, ys, x, NTOK, scratch);
-    }
-    cria_pool_free(pool);
-    for (int i = 0; i < NW; i++) {
-        for (int64_t k = 0; k < NTOK * rows[i]; k++) {
-            const double a = y[0][i][k], b = y[1][i][k];
-            /* |terms| here is at most 512 x 4 x 2 x 1.1: 1e-5 of that */
-            if (!(fabs(a - b) <= 0.05))
-                fail_msg("matmul weight %d (%s) token %lld row %lld: gemm %.9g, tiles %.9g", i,
-                         cria_dtype_name(types[i]), (long long)(k / rows[i]), (long long)(k % rows[i]), b, a);
+    /* a prompt (gemm) and one token (gemv where the type has one) */
+    for (int ntok = NTOK; ntok >= 1; ntok -= NTOK - 1) {
+        for (int l = 0; l < 2; l++) {
+            float *ys[NW] = {y[l][0], y[l][1], y[l][2]};
+            cria_matmul_multi(cria_vec_for(levels[l]), pool, 2, NW, wp, ys, x, ntok, scratch);
+        }
+        for (int i = 0; i < NW; i++) {
+            for (int64_t k = 0; k < ntok * rows[i]; k++) {
+                const double a = y[0][i][k], b = y[1][i][k];
+                /* |terms| here is at most 512 x 4 x 2 x 1.1: 1e-5 of that */
+                if (!(fabs(a - b) <= 0.05))
+                    fail_msg("matmul weight %d (%s) token %lld row %lld: gemm %.9g, tiles %.9g", i,
+                             cria_dtype_name(types[i]), (long long)(k / rows[i]), (long long)(k % rows[i]), b, a);
+            }
         }
     }
+    cria_pool_free(pool);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_matches_vec_dot),
+        cmocka_unit_test(test_gemv_matches_vec_dot),
         cmocka_unit_test(test_matmul_prompt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@ typedef struct matmul_part {
     const cria_weight *w;
     const cria_quant_traits *q; /* block-quantized weights: their kernels at this ISA level; else NULL */
     bool gemm;                  /* the prompt goes through q->gemm (the activations' prep is done) */
+    bool gemv;                  /* one token goes through q->gemv (likewise) */
     float *y;
     long chunk0;                /* first chunk index of this part */
 } matmul_part;
@@ -38,7 +39,7 @@ typedef struct matmul_task {
     atomic_long group_next[MAX_GROUPS];
     const float *x;  /* f32 activations */
     const void *xc;  /* activations in the dot product's type */
-    const void *xe;  /* their gemm_prep entries, for parts with gemm */
+    const void *xe;  /* their gemm_prep or gemv_prep layout, for parts with gemm or gemv */
     size_t xc_row_bytes;
     int64_t n;
     long n_chunks;
@@ -147,6 +148,14 @@ static void matmul_worker(void *arg, int ith, int nth)
             tile_rows(t, p, r0, r1);
             continue;
         }
+        if (p->gemv) {
+            for (int64_t r = r0; r < r1; r += CRIA_DOT_ROWS) {
+                const int nr = r1 - r < CRIA_DOT_ROWS ? (int)(r1 - r) : CRIA_DOT_ROWS;
+                p->q->gemv(p->w->cols, nr, (const char *)p->w->data + (size_t)r * p->w->row_bytes, p->w->row_bytes,
+                           t->xe, p->y + r);
+            }
+            continue;
+        }
         if (p->gemm) {
             for (int64_t r = r0; r < r1; r += CRIA_GEMM_ROWS) {
                 const int nr = r1 - r < CRIA_GEMM_ROWS ? (int)(r1 - r) : CRIA_GEMM_ROWS;
@@ -229,7 +238,18 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
         const size_t size = cria_matmul_scratch_bytes(n, w0->cols), room = size > at ? size - at : 0;
         const size_t tiles = ((size_t)n + CRIA_GEMM_TOKS - 1) / CRIA_GEMM_TOKS * CRIA_GEMM_TOKS;
         cria_gemm_prep_fn prep = NULL;
-        for (int i = 0; i < count; i++) {
+        cria_gemv_prep_fn vprep = NULL;
+        for (int i = 0; i < count && n == 1; i++) {
+            const cria_quant_traits *q = t.part[i].q;
+            t.part[i].gemv = q->gemv && ((size_t)w0->cols + 64) * q->gemv_extra <= room &&
+                             (!vprep || q->gemv_prep == vprep);
+            if (t.part[i].gemv && !vprep) {
+                vprep = q->gemv_prep;
+                t.xe = (char *)scratch + at;
+                vprep(w0->cols, scratch, (char *)scratch + at);
+            }
+        }
+        for (int i = 0; i < count && n > 1; i++) {
             const cria_quant_traits *q = t.part[i].q;
             t.part[i].gemm = q->gemm && n >= q->gemm_min_toks && n <= INT32_MAX &&
                              tiles * (size_t)(w0->cols / a->block) * q->gemm_extra <= room &&

@@ -67,6 +67,16 @@ typedef void (*cria_gemm_prep_fn)(int64_t n, int nt, const void *a, size_t a_str
 typedef void (*cria_gemm_fn)(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
                              size_t a_stride, const void *extra, float *out, size_t out_stride);
 
+/*
+ * One token's matmul (GEMV) through a kernel that reads the weights as the
+ * file has them but twice the blocks per instruction of vec_dot_rows (the
+ * activations laid out for it once per matmul by gemv_prep, gemv_extra
+ * bytes per element): out[r] = dot(w row r, a) for r < nr <= CRIA_DOT_ROWS.
+ * Like gemm, it sums in another order than vec_dot: equal to rounding.
+ */
+typedef void (*cria_gemv_prep_fn)(int64_t n, const void *a, void *prep);
+typedef void (*cria_gemv_fn)(int64_t n, int nr, const void *w, size_t w_stride, const void *prep, float *out);
+
 typedef struct cria_quant_traits {
     cria_dtype type;
     int32_t block;       /* elements per block */
@@ -82,6 +92,9 @@ typedef struct cria_quant_traits {
     cria_gemm_prep_fn gemm_prep;       /* set with gemm */
     size_t gemm_extra;                 /* prep bytes per token and activation block */
     int gemm_min_toks;                 /* fewest tokens for which gemm beats vec_dot_tile */
+    cria_gemv_fn gemv;                 /* NULL where there is none */
+    cria_gemv_prep_fn gemv_prep;       /* set with gemv */
+    size_t gemv_extra;                 /* prep bytes per element */
 } cria_quant_traits;
 
 /* True for the block types this module implements. */

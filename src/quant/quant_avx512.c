@@ -47,7 +47,9 @@ static inline __m256i bits32(const uint8_t *p)
     .gemm = fn, .gemm_prep = quant_avx512_gemm_prep_q8_k,                                                   \
     .gemm_extra = sizeof(quant_gemm_actk) / CRIA_GEMM_TOKS, .gemm_min_toks = 16,
 #define QUANT_GEMM_Q8_0 QUANT_GEMM_32(quant_avx512_gemm_q8_0)
-#define QUANT_GEMM_Q4_0 QUANT_GEMM_32(quant_avx512_gemm_q4_0)
+#define QUANT_GEMM_Q4_0                                                                                      \
+    QUANT_GEMM_32(quant_avx512_gemm_q4_0)                                                                    \
+    .gemv = quant_avx512_gemv_q4_0, .gemv_prep = quant_avx512_gemv_prep_q8_0, .gemv_extra = 2,
 #define QUANT_GEMM_Q4_K QUANT_GEMM_K(quant_avx512_gemm_q4_k)
 #define QUANT_GEMM_Q6_K QUANT_GEMM_K(quant_avx512_gemm_q6_k)
 #define QUANT_X86_TABLE cria_quant_avx512

@@ -389,3 +389,86 @@ void quant_avx512_gemm_q6_k(int64_t n, int nr, const void *w, size_t w_stride, i
     (void)a_stride;
     gemm_k(n, nr, w, w_stride, nt, extra, out, out_stride, 16, repack_q6_k);
 }
+
+/*
+ * ---- one token (GEMV): Q4_0 two blocks per 512-bit instruction ------------------------------
+ *
+ * The weights stay as the file has them; one masked load takes a pair of
+ * blocks (36 bytes, never past the row), two word permutes pull out the
+ * quants (low nibbles, then high) and the pair's two scales, and one
+ * VPDPBUSD multiplies 64 quants by activations that gemv_prep laid out in
+ * the same order: [block 2k elements 0..15 | 2k+1 0..15 | 2k 16..31 |
+ * 2k+1 16..31], with each lane's activation scale beside them. About ten
+ * instructions per 36 bytes of weights instead of twelve per 18.
+ */
+typedef struct gemv_pair32 {
+    int8_t q[64];
+    float d[16];
+} gemv_pair32;
+
+void quant_avx512_gemv_prep_q8_0(int64_t n, const void *a, void *prep)
+{
+    const int64_t nb = n / QK_LEGACY;
+    const block_q8_0 *y = a;
+    gemv_pair32 *p = prep;
+    for (int64_t k = 0; k < (nb + 1) / 2; k++) {
+        const block_q8_0 *y0 = &y[2 * k], *y1 = 2 * k + 1 < nb ? &y[2 * k + 1] : NULL;
+        memcpy(p[k].q, y0->qs, 16);
+        memcpy(p[k].q + 32, y0->qs + 16, 16);
+        if (y1) {
+            memcpy(p[k].q + 16, y1->qs, 16);
+            memcpy(p[k].q + 48, y1->qs + 16, 16);
+        } else {
+            memset(p[k].q + 16, 0, 16);
+            memset(p[k].q + 48, 0, 16);
+        }
+        const float d0 = h2f(y0->d), d1 = y1 ? h2f(y1->d) : 0.0f;
+        for (int l = 0; l < 16; l++)
+            p[k].d[l] = (l & 4) ? d1 : d0;
+    }
+}
+
+/* Rows past nr repeat row 0 (computed, never stored), so the loop has no branches. */
+static inline __attribute__((always_inline)) void gemv_q4_0_rows(int64_t nb, int nr, const char *w, size_t stride,
+                                                                 const gemv_pair32 *a, float *out)
+{
+    /* words of a pair: 0 = d of block 2k, 1..8 its quants, 9 = d of 2k+1, 10..17 its quants */
+    const __m512i idx_q = _mm512_set_epi16(17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1, 17, 16, 15, 14,
+                                           13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m512i idx_d = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0, 9,
+                                           9, 9, 9, 0, 0, 0, 0);
+    const __m512i shifts = _mm512_set_epi16(4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0,
+                                            0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i m4 = _mm512_set1_epi8(0xF), eight = _mm512_set1_epi8(8);
+    __m512 acc[CRIA_DOT_ROWS];
+#pragma GCC unroll 4
+    for (int r = 0; r < CRIA_DOT_ROWS; r++)
+        acc[r] = _mm512_setzero_ps();
+    const int64_t np = (nb + 1) / 2;
+    for (int64_t k = 0; k < np; k++) {
+        const __mmask32 m = 2 * k + 1 < nb ? 0x3FFFFu : 0x1FFu;
+        const __m512i av = _mm512_loadu_si512(a[k].q);
+        const __m512 da = _mm512_loadu_ps(a[k].d);
+        /* (q - 8) * a = q * a - 8 * a: start each lane at minus its eight activations' sum times 8 */
+        const __m512i corr = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                              _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, av));
+#pragma GCC unroll 4
+        for (int r = 0; r < CRIA_DOT_ROWS; r++) {
+            const char *p = row_at(w, stride, nr, r) + (size_t)k * 2 * sizeof(block_q4_0);
+            /* the next rows' pairs at this offset start on the way in (their rows follow these) */
+            _mm_prefetch(p + CRIA_DOT_ROWS * stride, _MM_HINT_T0);
+            const __m512i wv = _mm512_maskz_loadu_epi16(m, p);
+            const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(idx_q, wv), shifts), m4);
+            const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx_d, wv)));
+            const __m512i lanes = _mm512_dpbusd_epi32(corr, q, av);
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes), _mm512_mul_ps(dw, da), acc[r]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+void quant_avx512_gemv_q4_0(int64_t n, int nr, const void *w, size_t w_stride, const void *prep, float *out)
+{
+    gemv_q4_0_rows(n / QK_LEGACY, nr, w, w_stride, prep, out);
+}
