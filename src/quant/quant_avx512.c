@@ -39,18 +39,23 @@ static inline __m256i bits32(const uint8_t *p)
 }
 
 #define QUANT_TILE_TOKS 4 /* 4 x 4 accumulators in the 32 registers of AVX-512 */
-/* the repacking GEMM kernels (quant_gemm_avx512.c) of the types that have one */
-#define QUANT_GEMM_32(fn)                                                                                    \
+/*
+ * The repacking GEMM kernels (quant_gemm_avx512.c) of the types that have
+ * one, each from the token count where it beat vec_dot_tile in thread CPU
+ * time (64 rows x 2048, 4..32 tokens): Q8_0 between 12 and 16, Q4_0 8, Q4_K
+ * 8-12, Q6_K below 6.
+ */
+#define QUANT_GEMM_32(fn, min)                                                                               \
     .gemm = fn, .gemm_prep = quant_avx512_gemm_prep_q8_0,                                                   \
-    .gemm_extra = sizeof(quant_gemm_act32) / CRIA_GEMM_TOKS, .gemm_min_toks = 16,
-#define QUANT_GEMM_K(fn)                                                                                     \
+    .gemm_extra = sizeof(quant_gemm_act32) / CRIA_GEMM_TOKS, .gemm_min_toks = (min),
+#define QUANT_GEMM_K(fn, min)                                                                                \
     .gemm = fn, .gemm_prep = quant_avx512_gemm_prep_q8_k,                                                   \
-    .gemm_extra = sizeof(quant_gemm_actk) / CRIA_GEMM_TOKS, .gemm_min_toks = 16,
-#define QUANT_GEMM_Q8_0 QUANT_GEMM_32(quant_avx512_gemm_q8_0)
+    .gemm_extra = sizeof(quant_gemm_actk) / CRIA_GEMM_TOKS, .gemm_min_toks = (min),
+#define QUANT_GEMM_Q8_0 QUANT_GEMM_32(quant_avx512_gemm_q8_0, 16)
 #define QUANT_GEMM_Q4_0                                                                                      \
-    QUANT_GEMM_32(quant_avx512_gemm_q4_0)                                                                    \
+    QUANT_GEMM_32(quant_avx512_gemm_q4_0, 8)                                                                 \
     .gemv = quant_avx512_gemv_q4_0, .gemv_prep = quant_avx512_gemv_prep_q8_0, .gemv_extra = 2,
-#define QUANT_GEMM_Q4_K QUANT_GEMM_K(quant_avx512_gemm_q4_k)
-#define QUANT_GEMM_Q6_K QUANT_GEMM_K(quant_avx512_gemm_q6_k)
+#define QUANT_GEMM_Q4_K QUANT_GEMM_K(quant_avx512_gemm_q4_k, 12)
+#define QUANT_GEMM_Q6_K QUANT_GEMM_K(quant_avx512_gemm_q6_k, 6)
 #define QUANT_X86_TABLE cria_quant_avx512
 #include "quant/quant_x86.h"
