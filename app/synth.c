@@ -1,5 +1,6 @@
 /* cria synth: write a random-weight llama (or bitnet) GGUF of a named or custom shape. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
@@ -14,11 +15,13 @@ static void synth_usage(FILE *f)
     cria_synth_shape_names(names, sizeof names);
     cria_quant_mix_names(types, sizeof types);
     fprintf(f,
-            "usage: cria synth (--shape NAME | --dims D,FF,LAYERS,HEADS,KV_HEADS,CTX) --vocab FILE [options] OUT.gguf\n"
+            "usage: cria synth (--shape NAME | --dims D,FF,LAYERS,HEADS,KV_HEADS,CTX) [--vocab FILE] [options] OUT.gguf\n"
             "\n"
             "  --shape NAME     one of: %s\n"
             "  --dims ...       custom dimensions\n"
             "  --vocab FILE     vocabulary to copy: a GGUF with a tokenizer, or a llama2.c tokenizer.bin\n"
+            "                   (default: the Llama 2 vocabulary, tokenizer.bin in $CRIA_SHARED/models,\n"
+            "                   ../shared/models or models, the first found)\n"
             "  --type T         type of the weight matrices, or a llama.cpp mix as cria quantize chooses it\n"
             "                   per tensor (norms stay f32): %s (default f32; q3_k, q4_k, q5_k mean the _m mixes)\n"
             "  --pure           every matrix in the type itself, no mix (fallbacks for short rows still apply)\n"
@@ -30,6 +33,24 @@ static void synth_usage(FILE *f)
             "\n"
             "Rows are generated and quantized as they are written, so memory stays small for any shape.\n",
             names, types);
+}
+
+/* The Llama 2 vocabulary (llama2.c's tokenizer.bin) where the project keeps it, or NULL. */
+static const char *default_vocab(char *buf, size_t cap)
+{
+    const char *shared = getenv("CRIA_SHARED");
+    const char *const dirs[] = {shared, "../shared", "."};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        if (!dirs[i] || !*dirs[i])
+            continue;
+        snprintf(buf, cap, "%s/models/tokenizer.bin", dirs[i]);
+        FILE *f = fopen(buf, "rb");
+        if (f) {
+            fclose(f);
+            return buf;
+        }
+    }
+    return NULL;
 }
 
 int cria_cmd_synth(int argc, char **argv)
@@ -75,9 +96,19 @@ int cria_cmd_synth(int argc, char **argv)
         if (!ok)
             return 1;
     }
-    if (!out || !p.vocab_path || (!shape == !dims)) {
-        cria_app_error("give --shape or --dims, --vocab and an output file (see cria synth -h)");
+    if (!out || (!shape == !dims)) {
+        cria_app_error("give --shape or --dims and an output file (see cria synth -h)");
         return 1;
+    }
+    char vocab_buf[4096];
+    if (!p.vocab_path) {
+        p.vocab_path = default_vocab(vocab_buf, sizeof vocab_buf);
+        if (!p.vocab_path) {
+            cria_app_error("no --vocab given and no Llama 2 vocabulary (models/tokenizer.bin) found in "
+                           "$CRIA_SHARED, ../shared or here");
+            return 1;
+        }
+        fprintf(stderr, "synth: vocabulary %s (the default)\n", p.vocab_path);
     }
     if (shape) {
         const cria_synth_shape *s = cria_synth_find_shape(shape);

@@ -643,6 +643,26 @@ static void test_cli_and_bad_input(void **state)
     remove(out);
     snprintf(args, sizeof args, "synth --shape stories260K --vocab '%s' --type q9_9 '%s'", test_shared(TOK512), out);
     expect_cli_error(args, "unknown --type 'q9_9'", out);
+
+    /* no --vocab: the Llama 2 vocabulary where the project keeps it (tests run from the project root) */
+    if (test_have("models/tokenizer.bin")) {
+        char def[4096]; /* test_tmp_path's buffers rotate: keep this name */
+        snprintf(def, sizeof def, "%s", test_tmp_path(".gguf"));
+        snprintf(args, sizeof args, "synth --shape stories260K --type q8_0 '%s'", def);
+        so = se = NULL;
+        if (test_run_cria(args, &so, &se) != 0)
+            fail_msg("cria %s: %s", args, se ? se : "");
+        assert_contains(se, "models/tokenizer.bin (the default)");
+        free(so);
+        free(se);
+        if (cria_gguf_open(def, &g, &err) != CRIA_OK)
+            fail_msg("%s", err.msg);
+        const cria_gguf_kv *tokens = cria_gguf_find(g, "tokenizer.ggml.tokens");
+        assert_non_null(tokens);
+        assert_int_equal(tokens->arr_n, 32000);
+        cria_gguf_close(g);
+        remove(def);
+    }
 }
 
 /* ---- the writer's filled tensors --------------------------------------------------------- */
