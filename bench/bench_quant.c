@@ -142,7 +142,7 @@ static void gemv_stream(cria_dtype t, int mib)
             memcpy(w + (size_t)r * row_bytes, row, row_bytes); /* f32 */
     }
     const cria_weight wt = {.data = w, .type = t, .rows = rows, .cols = cols, .row_bytes = row_bytes};
-    const cria_vec_kernels *vk = cria_vec_for(cria_isa_detected());
+    const cria_vec_kernels *vk = cria_vec_for(cria_isa_active());
     for (int nth = 1; nth <= 2; nth++) {
         cria_pool *pool = NULL;
         cria_error err;
@@ -352,7 +352,7 @@ int main(int argc, char **argv)
 gemv:
     printf("\none-token matmul (cria_matmul) streaming weights from memory, 2048 columns, %s kernels\n\n"
            "| type | weight MiB | threads | ms per matmul | GB/s of weights |\n| --- | --- | --- | --- | --- |\n",
-           cria_isa_name(top));
+           cria_isa_name(cria_isa_active()));
     const cria_dtype streamed[] = {CRIA_DTYPE_F32, CRIA_DTYPE_Q8_0, CRIA_DTYPE_Q4_0, CRIA_DTYPE_Q4_K, CRIA_DTYPE_Q6_K};
     for (size_t t = 0; t < sizeof streamed / sizeof streamed[0]; t++)
         gemv_stream(streamed[t], mib);

@@ -455,8 +455,13 @@ static inline __attribute__((always_inline)) void gemv_q4_0_rows(int64_t nb, int
 #pragma GCC unroll 4
         for (int r = 0; r < CRIA_DOT_ROWS; r++) {
             const char *p = row_at(w, stride, nr, r) + (size_t)k * 2 * sizeof(block_q4_0);
-            /* the next rows' pairs at this offset start on the way in (their rows follow these) */
-            _mm_prefetch(p + CRIA_DOT_ROWS * stride, _MM_HINT_T0);
+            /*
+             * The next rows' pair at this offset (both lines it may touch)
+             * on its way into L2: from memory, 13-16 GB/s on one thread
+             * against 10-11 with the hint to L1 and 7 with none.
+             */
+            _mm_prefetch(p + CRIA_DOT_ROWS * stride, _MM_HINT_T1);
+            _mm_prefetch(p + CRIA_DOT_ROWS * stride + 35, _MM_HINT_T1);
             const __m512i wv = _mm512_maskz_loadu_epi16(m, p);
             const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(idx_q, wv), shifts), m4);
             const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx_d, wv)));
