@@ -6,6 +6,8 @@
  * sums. The float summation order differs from vec_dot's, so each result
  * must agree within 1e-5 of the sum of |terms| (the dequantized products),
  * the float rounding of a few thousand terms; the integer parts are exact.
+ * Q4_0's reference sums in the kernels' own shape (block sum times scale,
+ * block by block), so there both must give its bits.
  * Then the engine's matmul: a prompt through the gemm path (several weights
  * sharing one input, rows not a multiple of 16, two threads) against the
  * AVX2 level's tiles, which give vec_dot's bits.
@@ -93,6 +95,10 @@ static void check_type(cria_dtype type, const cria_quant_traits *v)
                         for (int i = 0; i < n; i++)
                             mag += fabs((double)wf[(size_t)r * n + i] * (double)af[(size_t)t * n + i]);
                         const double got = out[t * ROWS + r];
+                        /* Q4_0 sums in the reference's shape (block sum times scale, in order): its bits */
+                        if (type == CRIA_DTYPE_Q4_0 && memcmp(&out[t * ROWS + r], &want, sizeof want) != 0)
+                            fail_msg("q4_0 gemm, n %d, %d tokens: row %d token %d is %.9g, vec_dot %.9g (bits differ)",
+                                     n, nt, r, t, got, (double)want);
                         if (!(fabs(got - (double)want) <= 1e-5 * mag + 1e-6))
                             fail_msg("%s gemm, n %d, %s, %d tokens: row %d token %d is %.9g, vec_dot %.9g (|terms| %.6g)",
                                      cria_dtype_name(type), n, extreme ? "extreme quants" : "signal", nt, r, t, got,
@@ -162,6 +168,9 @@ static void test_gemv_matches_vec_dot(void **state)
                         double mag = 0;
                         for (int i = 0; i < n; i++)
                             mag += fabs((double)wf[(size_t)(r0 + r) * n + i] * (double)af[i]);
+                        if (t == CRIA_DTYPE_Q4_0 && memcmp(&out[r], &want, sizeof want) != 0)
+                            fail_msg("q4_0 gemv, n %d, %d rows: row %d is %.9g, vec_dot %.9g (bits differ)", n, nr,
+                                     r0 + r, (double)out[r], (double)want);
                         if (!(fabs((double)out[r] - (double)want) <= 1e-5 * mag + 1e-6))
                             fail_msg("%s gemv, n %d, %d rows: row %d is %.9g, vec_dot %.9g (|terms| %.6g)",
                                      cria_dtype_name((cria_dtype)t), n, nr, r0 + r, (double)out[r], (double)want, mag);

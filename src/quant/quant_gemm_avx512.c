@@ -47,12 +47,16 @@ static inline const char *row_at(const void *w, size_t stride, int nr, int r)
     return (const char *)w + (size_t)(r < nr ? r : 0) * stride;
 }
 
-/* One output row's sixteen (mask m) floats: set on the first slice, added after. */
-static inline void put(float *out, __mmask16 m, __m512 v, bool add)
+/*
+ * The accumulators of a tile's tokens (up to nt of them, 16 outputs each
+ * under mask m): zero on the first slice, after it the sums so far, so each
+ * output is one float chain over all its blocks (for Q4_0 the reference's
+ * own chain: block sum times scale, block by block).
+ */
+static inline void start(const float *out, size_t ostride, int nt, __mmask16 m, bool more, __m512 *facc)
 {
-    if (add)
-        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, out));
-    _mm512_mask_storeu_ps(out, m, v);
+    for (int t = 0; t < TT; t++)
+        facc[t] = more && t < nt ? _mm512_maskz_loadu_ps(m, out + (size_t)t * ostride) : _mm512_setzero_ps();
 }
 
 static inline __m512i bcast_i32(const int32_t *p)
@@ -158,13 +162,10 @@ static void repack_q4_0(const void *w, size_t stride, int nr, int64_t b0, int kb
     }
 }
 
-/* facc[t] = the slice's kb blocks for the tile's tokens; the offset is 1 << shift. */
+/* facc[t] += the slice's kb blocks for the tile's tokens, block by block; the offset is 1 << shift. */
 static inline __attribute__((always_inline)) void tile32(const slice32 *s, int kb, const quant_gemm_act32 *x,
                                                          int shift, __m512 *facc)
 {
-#pragma GCC unroll 8
-    for (int t = 0; t < TT; t++)
-        facc[t] = _mm512_setzero_ps();
     for (int b = 0; b < kb; b++, x++) {
         __m512i acc[TT];
 #pragma GCC unroll 8
@@ -199,9 +200,10 @@ static inline __attribute__((always_inline)) void gemm32(int64_t n, int nr, cons
         repack(w, stride, nr, b0, kb, &s);
         for (int t0 = 0; t0 < nt; t0 += TT) {
             __m512 facc[TT];
+            start(out + (size_t)t0 * ostride, ostride, nt - t0, m, b0 > 0, facc);
             tile32(&s, kb, ex + (int64_t)(t0 / TT) * nb + b0, shift, facc);
             for (int t = 0; t < TT && t0 + t < nt; t++)
-                put(out + (size_t)(t0 + t) * ostride, m, facc[t], b0 > 0);
+                _mm512_mask_storeu_ps(out + (size_t)(t0 + t) * ostride, m, facc[t]);
         }
     }
 }
@@ -291,7 +293,7 @@ static void repack_q6_k(const void *w, size_t stride, int nr, int64_t b0, int kb
 }
 
 /*
- * facc[t] over the slice's kb super-blocks: sub-blocks of `sub` elements
+ * facc[t] += the slice's kb super-blocks: sub-blocks of `sub` elements
  * (32: Q4_K, 16: Q6_K), each sub-block's integer sum times its scale, then
  * Q4_K: minus dmin times the mins against the sums of 32;
  * Q6_K: minus 32 times the scales against the sums of 16.
@@ -300,9 +302,6 @@ static inline __attribute__((always_inline)) void tile_k(const slice_k *s, int k
                                                          __m512 *facc)
 {
     const int nsub = QK_K / sub, gsub = sub / 4;
-#pragma GCC unroll 8
-    for (int t = 0; t < TT; t++)
-        facc[t] = _mm512_setzero_ps();
     for (int b = 0; b < kb; b++, x++) {
         __m512i iacc[TT];
 #pragma GCC unroll 8
@@ -367,9 +366,10 @@ static inline __attribute__((always_inline)) void gemm_k(int64_t n, int nr, cons
         repack(w, stride, nr, b0, kb, &s);
         for (int t0 = 0; t0 < nt; t0 += TT) {
             __m512 facc[TT];
+            start(out + (size_t)t0 * ostride, ostride, nt - t0, m, b0 > 0, facc);
             tile_k(&s, kb, ex + (int64_t)(t0 / TT) * nb + b0, sub, facc);
             for (int t = 0; t < TT && t0 + t < nt; t++)
-                put(out + (size_t)(t0 + t) * ostride, m, facc[t], b0 > 0);
+                _mm512_mask_storeu_ps(out + (size_t)(t0 + t) * ostride, m, facc[t]);
         }
     }
 }
@@ -394,16 +394,18 @@ void quant_avx512_gemm_q6_k(int64_t n, int nr, const void *w, size_t w_stride, i
  * ---- one token (GEMV): Q4_0 two blocks per 512-bit instruction ------------------------------
  *
  * The weights stay as the file has them; one masked load takes a pair of
- * blocks (36 bytes, never past the row), two word permutes pull out the
- * quants (low nibbles, then high) and the pair's two scales, and one
- * VPDPBUSD multiplies 64 quants by activations that gemv_prep laid out in
- * the same order: [block 2k elements 0..15 | 2k+1 0..15 | 2k 16..31 |
- * 2k+1 16..31], with each lane's activation scale beside them. About ten
- * instructions per 36 bytes of weights instead of twelve per 18.
+ * blocks (36 bytes, never past the row), a word permute and variable shift
+ * pull out its quants (block 2k's low then high nibbles, then 2k+1's), and
+ * one VPDPBUSD multiplies 64 quants by activations that gemv_prep laid out
+ * in the same order, so lanes 0..7 hold block 2k and 8..15 block 2k+1.
+ * Four rows' lanes are then summed to one integer per row and block by
+ * unpacks, and each row takes sum times scale into one float per block, in
+ * block order: the reference's Q4_0 shape (quant_q4_0_dot), so the result
+ * has its bits.
  */
 typedef struct gemv_pair32 {
     int8_t q[64];
-    float d[16];
+    float d[16]; /* lanes 0..3 the scale of block 2k, 8..11 that of 2k+1 */
 } gemv_pair32;
 
 void quant_avx512_gemv_prep_q8_0(int64_t n, const void *a, void *prep)
@@ -413,18 +415,14 @@ void quant_avx512_gemv_prep_q8_0(int64_t n, const void *a, void *prep)
     gemv_pair32 *p = prep;
     for (int64_t k = 0; k < (nb + 1) / 2; k++) {
         const block_q8_0 *y0 = &y[2 * k], *y1 = 2 * k + 1 < nb ? &y[2 * k + 1] : NULL;
-        memcpy(p[k].q, y0->qs, 16);
-        memcpy(p[k].q + 32, y0->qs + 16, 16);
-        if (y1) {
-            memcpy(p[k].q + 16, y1->qs, 16);
-            memcpy(p[k].q + 48, y1->qs + 16, 16);
-        } else {
-            memset(p[k].q + 16, 0, 16);
-            memset(p[k].q + 48, 0, 16);
-        }
+        memcpy(p[k].q, y0->qs, 32);
+        if (y1)
+            memcpy(p[k].q + 32, y1->qs, 32);
+        else
+            memset(p[k].q + 32, 0, 32);
         const float d0 = h2f(y0->d), d1 = y1 ? h2f(y1->d) : 0.0f;
         for (int l = 0; l < 16; l++)
-            p[k].d[l] = (l & 4) ? d1 : d0;
+            p[k].d[l] = l < 8 ? d0 : d1;
     }
 }
 
@@ -433,28 +431,32 @@ static inline __attribute__((always_inline)) void gemv_q4_0_rows(int64_t nb, int
                                                                  const gemv_pair32 *a, float *out)
 {
     /* words of a pair: 0 = d of block 2k, 1..8 its quants, 9 = d of 2k+1, 10..17 its quants */
-    const __m512i idx_q = _mm512_set_epi16(17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1, 17, 16, 15, 14,
-                                           13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
-    const __m512i idx_d = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0, 9,
-                                           9, 9, 9, 0, 0, 0, 0);
-    const __m512i shifts = _mm512_set_epi16(4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0,
+    const __m512i idx_q = _mm512_set_epi16(17, 16, 15, 14, 13, 12, 11, 10, 17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6,
+                                           5, 4, 3, 2, 1, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m512i shifts = _mm512_set_epi16(4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4,
                                             0, 0, 0, 0, 0, 0, 0, 0);
+    /* the scales of four rows (words 0 and 9 of each): rows 0..3 block 2k in words 0..3, 2k+1 in 8..11 */
+    static const uint16_t pick01[32] = {[0] = 0, [1] = 32, [8] = 9, [9] = 32 + 9};
+    static const uint16_t pick23[32] = {[2] = 0, [3] = 32, [10] = 9, [11] = 32 + 9};
+    const __m512i idx_d01 = _mm512_loadu_si512(pick01), idx_d23 = _mm512_loadu_si512(pick23);
     const __m512i m4 = _mm512_set1_epi8(0xF), eight = _mm512_set1_epi8(8);
-    __m512 acc[CRIA_DOT_ROWS];
+    const char *row[CRIA_DOT_ROWS];
 #pragma GCC unroll 4
     for (int r = 0; r < CRIA_DOT_ROWS; r++)
-        acc[r] = _mm512_setzero_ps();
+        row[r] = row_at(w, stride, nr, r);
+    __m128 acc = _mm_setzero_ps();
     const int64_t np = (nb + 1) / 2;
     for (int64_t k = 0; k < np; k++) {
-        const __mmask32 m = 2 * k + 1 < nb ? 0x3FFFFu : 0x1FFu;
+        const bool pair = 2 * k + 1 < nb;
+        const __mmask32 m = pair ? 0x3FFFFu : 0x1FFu;
         const __m512i av = _mm512_loadu_si512(a[k].q);
-        const __m512 da = _mm512_loadu_ps(a[k].d);
-        /* (q - 8) * a = q * a - 8 * a: start each lane at minus its eight activations' sum times 8 */
+        /* (q - 8) * a = q * a - 8 * a: start each lane at minus its four activations' sum times 8 */
         const __m512i corr = _mm512_sub_epi32(_mm512_setzero_si512(),
                                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, av));
+        __m512i lanes[CRIA_DOT_ROWS], wv[CRIA_DOT_ROWS];
 #pragma GCC unroll 4
         for (int r = 0; r < CRIA_DOT_ROWS; r++) {
-            const char *p = row_at(w, stride, nr, r) + (size_t)k * 2 * sizeof(block_q4_0);
+            const char *p = row[r] + (size_t)k * 2 * sizeof(block_q4_0);
             /*
              * The next rows' pair at this offset (both lines it may touch)
              * on its way into L2: from memory, 13-16 GB/s on one thread
@@ -462,15 +464,31 @@ static inline __attribute__((always_inline)) void gemv_q4_0_rows(int64_t nb, int
              */
             _mm_prefetch(p + CRIA_DOT_ROWS * stride, _MM_HINT_T1);
             _mm_prefetch(p + CRIA_DOT_ROWS * stride + 35, _MM_HINT_T1);
-            const __m512i wv = _mm512_maskz_loadu_epi16(m, p);
-            const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(idx_q, wv), shifts), m4);
-            const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx_d, wv)));
-            const __m512i lanes = _mm512_dpbusd_epi32(corr, q, av);
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes), _mm512_mul_ps(dw, da), acc[r]);
+            wv[r] = _mm512_maskz_loadu_epi16(m, p);
+            const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(idx_q, wv[r]), shifts), m4);
+            lanes[r] = _mm512_dpbusd_epi32(corr, q, av);
         }
+        /* per 128-bit lane, [row 0, 1, 2, 3] partial sums; lanes 0-1 block 2k, 2-3 block 2k+1 */
+        const __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(lanes[0], lanes[1]),
+                                             _mm512_unpackhi_epi32(lanes[0], lanes[1]));
+        const __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(lanes[2], lanes[3]),
+                                             _mm512_unpackhi_epi32(lanes[2], lanes[3]));
+        __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
+        s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+        /* the rows' scales: words 0..3 block 2k's, 8..11 block 2k+1's */
+        const __m512i d01 = _mm512_permutex2var_epi16(wv[0], idx_d01, wv[1]);
+        const __m512i d23 = _mm512_permutex2var_epi16(wv[2], idx_d23, wv[3]);
+        const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_mask_blend_epi16(0x0C0Cu, d01, d23)));
+        const __m512 prod = _mm512_mul_ps(dw, _mm512_loadu_ps(a[k].d));
+        const __m512 sf = _mm512_cvtepi32_ps(s);
+        acc = _mm_fmadd_ps(_mm512_castps512_ps128(sf), _mm512_castps512_ps128(prod), acc);
+        if (pair)
+            acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(sf, 2), _mm512_extractf32x4_ps(prod, 2), acc);
     }
+    float res[4];
+    _mm_storeu_ps(res, acc);
     for (int r = 0; r < nr; r++)
-        out[r] = _mm512_reduce_add_ps(acc[r]);
+        out[r] = res[r];
 }
 
 void quant_avx512_gemv_q4_0(int64_t n, int nr, const void *w, size_t w_stride, const void *prep, float *out)
