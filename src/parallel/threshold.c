@@ -13,12 +13,14 @@ cria_thresholds cria_thresholds_default(void)
     /*
      * From make bench-kernels on the development machine (docs/benchmarks.md):
      * a region costs ~0.16 us with spinning workers; a matmul of 4096
-     * multiply-adds ran 0.92x on two threads, 16384 per thread 1.57x, so the
-     * split starts at 16384 per thread. Attention (its work counted with the
-     * per-cell cost, threshold.h) splits from 16384 per thread: about 1 us of
-     * serial work since the blocked attention kernels.
+     * multiply-adds ran 0.92x on two threads, 16384 per thread 1.57x.
+     * Attention's work counts its per-cell cost (threshold.h). Since the
+     * register tiles and the blocked attention kernels, stories260K tg128 at
+     * 2 threads against 1 (medians of 8 alternating rounds): both thresholds
+     * at 16384 1.00x, at 8192 1.12x, at 4096 1.07x; so 8192 per thread,
+     * about half a microsecond of work.
      */
-    cria_thresholds t = {.min_work = {[CRIA_OP_MATMUL] = 16384, [CRIA_OP_ATTENTION] = 16384}};
+    cria_thresholds t = {.min_work = {[CRIA_OP_MATMUL] = 8192, [CRIA_OP_ATTENTION] = 8192}};
     return t;
 }
 
