@@ -98,7 +98,7 @@ static double time_gemv(const cria_quant_traits *q, int64_t cols, int64_t rows, 
         do {
             q->gemv_prep(cols, a, prep);
             for (int64_t r = 0; r < rows; r += CRIA_DOT_ROWS)
-                q->gemv(cols, CRIA_DOT_ROWS, (const char *)w + (size_t)r * row_bytes, row_bytes, prep, out);
+                q->gemv(cols, CRIA_DOT_ROWS, (const char *)w + (size_t)r * row_bytes, row_bytes, a, prep, out);
             sink = out[0];
             passes++;
             t1 = now_s();

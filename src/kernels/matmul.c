@@ -152,7 +152,7 @@ static void matmul_worker(void *arg, int ith, int nth)
             for (int64_t r = r0; r < r1; r += CRIA_DOT_ROWS) {
                 const int nr = r1 - r < CRIA_DOT_ROWS ? (int)(r1 - r) : CRIA_DOT_ROWS;
                 p->q->gemv(p->w->cols, nr, (const char *)p->w->data + (size_t)r * p->w->row_bytes, p->w->row_bytes,
-                           t->xe, p->y + r);
+                           t->xc, t->xe, p->y + r);
             }
             continue;
         }

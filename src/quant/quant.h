@@ -70,12 +70,13 @@ typedef void (*cria_gemm_fn)(int64_t n, int nr, const void *w, size_t w_stride, 
 /*
  * One token's matmul (GEMV) through a kernel that reads the weights as the
  * file has them but twice the blocks per instruction of vec_dot_rows (the
- * activations laid out for it once per matmul by gemv_prep, gemv_extra
- * bytes per element): out[r] = dot(w row r, a) for r < nr <= CRIA_DOT_ROWS.
- * Like gemm, it sums in another order than vec_dot: equal to rounding.
+ * activations, a, with what gemv_prep derived from them once per matmul,
+ * gemv_extra bytes per element): out[r] = dot(w row r, a) for r < nr <=
+ * CRIA_DOT_ROWS, in vec_dot's float shape, so with its bits.
  */
 typedef void (*cria_gemv_prep_fn)(int64_t n, const void *a, void *prep);
-typedef void (*cria_gemv_fn)(int64_t n, int nr, const void *w, size_t w_stride, const void *prep, float *out);
+typedef void (*cria_gemv_fn)(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
+                             float *out);
 
 typedef struct cria_quant_traits {
     cria_dtype type;

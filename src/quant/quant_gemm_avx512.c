@@ -491,7 +491,112 @@ static inline __attribute__((always_inline)) void gemv_q4_0_rows(int64_t nb, int
         out[r] = res[r];
 }
 
-void quant_avx512_gemv_q4_0(int64_t n, int nr, const void *w, size_t w_stride, const void *prep, float *out)
+void quant_avx512_gemv_q4_0(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
+                            float *out)
 {
+    (void)a;
     gemv_q4_0_rows(n / QK_LEGACY, nr, w, w_stride, prep, out);
+}
+
+/*
+ * ---- one token (GEMV): Q6_K, 64 elements per 512-bit step --------------------------------------
+ *
+ * The reference's shape (blk_q6_k, quant_x86.h): per super-block eight
+ * integer lanes, lane k the scaled products of the elements with
+ * (e % 32) / 4 == k, then one FMA per super-block and lane and hsum8. Here
+ * one step takes two 32-element chunks (lane j of a VPDPBUSD is chunk
+ * j / 8, lane j % 8), so the two halves of the 16 lanes are added as
+ * integers at the end of the super-block: the same integers, the same
+ * floats, the reference's bits. gemv_prep stores minus 32 times each four
+ * activations' sum, which starts each lane so that (q - 32) * a comes out.
+ */
+typedef struct gemv_q8k {
+    int32_t a32n[QK_K / 4];
+} gemv_q8k;
+
+void quant_avx512_gemv_prep_q8_k(int64_t n, const void *a, void *prep)
+{
+    const block_q8_K *y = a;
+    gemv_q8k *p = prep;
+    const __m512i k32 = _mm512_set1_epi8(32);
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        for (int u = 0; u < 4; u++) {
+            const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), k32, _mm512_loadu_si512(y[b].qs + 64 * u));
+            _mm512_storeu_si512(p[b].a32n + 16 * u, _mm512_sub_epi32(_mm512_setzero_si512(), s));
+        }
+    }
+}
+
+/* (a0+a4 + a2+a6) + (a1+a5 + a3+a7): quant_x86.h's hsum8. */
+static inline float hsum8_ref(__m256 v)
+{
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+static inline __attribute__((always_inline)) void gemv_q6_k_rows(int64_t nb, int nr, const char *w, size_t stride,
+                                                                 const block_q8_K *y, const gemv_q8k *p, float *out)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
+    /* the high bits of chunk c are bits 2c, 2c+1 of qh: words 0..15 the first chunk of the step, 16..31 the second */
+    const __m512i hs0 = _mm512_set_epi64(0x0002000200020002, 0x0002000200020002, 0x0002000200020002,
+                                         0x0002000200020002, 0, 0, 0, 0);
+    const __m512i hs1 = _mm512_set_epi64(0x0006000600060006, 0x0006000600060006, 0x0006000600060006,
+                                         0x0006000600060006, 0x0004000400040004, 0x0004000400040004,
+                                         0x0004000400040004, 0x0004000400040004);
+    /* sub-block scales i..i+3, each for four lanes */
+    const __m128i sp[4] = {
+        _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+        _mm_setr_epi8(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
+        _mm_setr_epi8(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11),
+        _mm_setr_epi8(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15),
+    };
+    const char *row[CRIA_DOT_ROWS];
+    __m256 acc[CRIA_DOT_ROWS];
+#pragma GCC unroll 4
+    for (int r = 0; r < CRIA_DOT_ROWS; r++) {
+        row[r] = row_at(w, stride, nr, r);
+        acc[r] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const float dy = y[b].d;
+#pragma GCC unroll 4
+        for (int r = 0; r < CRIA_DOT_ROWS; r++) {
+            const block_q6_K *x = (const block_q6_K *)(const void *)row[r] + b;
+            const char *next = (const char *)x + CRIA_DOT_ROWS * stride;
+            for (int off = 0; off < (int)sizeof(block_q6_K); off += 64)
+                _mm_prefetch(next + off, _MM_HINT_T1);
+            _mm_prefetch(next + sizeof(block_q6_K) - 1, _MM_HINT_T1);
+            const __m128i sc = _mm_loadu_si128((const __m128i *)(const void *)x->scales);
+            __m512i lanes = _mm512_setzero_si512();
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const __m512i ql = _mm512_loadu_si512(x->ql + 64 * h);
+                const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(const void *)(x->qh + 32 * h)));
+                const __m512i q0 = _mm512_or_si512(_mm512_and_si512(ql, m4),
+                                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, hs0), m3), 4));
+                const __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, hs1), m3), 4));
+                const __m512i s0 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc, sp[2 * h]));
+                const __m512i s1 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc, sp[2 * h + 1]));
+                const __m512i d0 = _mm512_dpbusd_epi32(_mm512_loadu_si512(p[b].a32n + 32 * h), q0,
+                                                       _mm512_loadu_si512(y[b].qs + 128 * h));
+                const __m512i d1 = _mm512_dpbusd_epi32(_mm512_loadu_si512(p[b].a32n + 32 * h + 16), q1,
+                                                       _mm512_loadu_si512(y[b].qs + 128 * h + 64));
+                lanes = _mm512_add_epi32(lanes, _mm512_add_epi32(_mm512_mullo_epi32(d0, s0), _mm512_mullo_epi32(d1, s1)));
+            }
+            const __m256i l8 = _mm256_add_epi32(_mm512_castsi512_si256(lanes), _mm512_extracti64x4_epi64(lanes, 1));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(l8), _mm256_set1_ps(dy * h2f(x->d)), acc[r]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        out[r] = hsum8_ref(acc[r]);
+}
+
+void quant_avx512_gemv_q6_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
+                            float *out)
+{
+    gemv_q6_k_rows(n / QK_K, nr, w, w_stride, a, prep, out);
 }
