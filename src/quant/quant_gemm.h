@@ -44,6 +44,9 @@ void quant_avx512_gemv_prep_q8_0(int64_t n, const void *a, void *prep);
 void quant_avx512_gemv_prep_q8_k(int64_t n, const void *a, void *prep);
 void quant_avx512_gemv_q4_0(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
                             float *out);
+void quant_avx512_gemv_prep_q4_k(int64_t n, const void *a, void *prep);
+void quant_avx512_gemv_q4_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
+                            float *out);
 void quant_avx512_gemv_q6_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
                             float *out);
 

@@ -600,3 +600,105 @@ void quant_avx512_gemv_q6_k(int64_t n, int nr, const void *w, size_t w_stride, c
 {
     gemv_q6_k_rows(n / QK_K, nr, w, w_stride, a, prep, out);
 }
+
+/*
+ * ---- one token (GEMV): Q4_K, 128 elements per pair of 512-bit steps --------------------------
+ *
+ * The reference's shape (blk_q4_k and k45_mins, quant_x86.h): per super-block
+ * eight integer lanes of scaled products, one FMA with d, the mins' four
+ * lanes with dmin, then hsum8 + hsum4. One load of 64 quant bytes holds
+ * chunks c and c+1: its low nibbles are sub-blocks 2c and 2c+2, its high
+ * nibbles 2c+1 and 2c+3, so gemv_prep lays the activations out in that
+ * order (elements 0..31 and 64..95, then 32..63 and 96..127, and so on),
+ * and the halves of the 16 lanes are added as integers: the reference's
+ * integers and floats, so its bits.
+ */
+typedef struct gemv_q4k_act {
+    int8_t q[QK_K];
+} gemv_q4k_act;
+
+void quant_avx512_gemv_prep_q4_k(int64_t n, const void *a, void *prep)
+{
+    const block_q8_K *y = a;
+    gemv_q4k_act *p = prep;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        for (int u = 0; u < 2; u++) {
+            memcpy(p[b].q + 128 * u, y[b].qs + 128 * u, 32);
+            memcpy(p[b].q + 128 * u + 32, y[b].qs + 128 * u + 64, 32);
+            memcpy(p[b].q + 128 * u + 64, y[b].qs + 128 * u + 32, 32);
+            memcpy(p[b].q + 128 * u + 96, y[b].qs + 128 * u + 96, 32);
+        }
+    }
+}
+
+/* (m0 + m2) + (m1 + m3): quant_x86.h's hsum4. */
+static inline float hsum4_ref(__m128 r)
+{
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+static inline __attribute__((always_inline)) void gemv_q4_k_rows(int64_t nb, int nr, const char *w, size_t stride,
+                                                                 const block_q8_K *y, const gemv_q4k_act *p,
+                                                                 float *out)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    /* sub-block scales (2c, 2c+2) for the low nibbles of chunks c, c+1 and (2c+1, 2c+3) for the high */
+    const __m128i sp[4] = {
+        _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
+        _mm_setr_epi8(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm_setr_epi8(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6),
+        _mm_setr_epi8(5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7),
+    };
+    const char *row[CRIA_DOT_ROWS];
+    __m256 acc[CRIA_DOT_ROWS];
+    __m128 aux[CRIA_DOT_ROWS];
+#pragma GCC unroll 4
+    for (int r = 0; r < CRIA_DOT_ROWS; r++) {
+        row[r] = row_at(w, stride, nr, r);
+        acc[r] = _mm256_setzero_ps();
+        aux[r] = _mm_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q8_K *yb = &y[b];
+        const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)(const void *)yb->bsums),
+                                          _mm_loadu_si128((const __m128i *)(const void *)(yb->bsums + 8)));
+#pragma GCC unroll 4
+        for (int r = 0; r < CRIA_DOT_ROWS; r++) {
+            const block_q4_K *x = (const block_q4_K *)(const void *)row[r] + b;
+            const char *next = (const char *)x + CRIA_DOT_ROWS * stride;
+            for (int off = 0; off < (int)sizeof(block_q4_K); off += 64)
+                _mm_prefetch(next + off, _MM_HINT_T1);
+            _mm_prefetch(next + sizeof(block_q4_K) - 1, _MM_HINT_T1);
+            uint8_t sc[8], m[8];
+            quant_k4_unpack(x->scales, sc, m);
+            /* the mins as k45_mins: lane k = m[2k] S[2k] + m[2k+1] S[2k+1], times -d_a * dmin */
+            const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)m));
+            aux[r] = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(mins, bs)), _mm_set1_ps(-yb->d * h2f(x->dmin)), aux[r]);
+            const __m128i scv = _mm_loadl_epi64((const __m128i *)(const void *)sc);
+            __m512i lanes = _mm512_setzero_si512();
+#pragma GCC unroll 2
+            for (int u = 0; u < 2; u++) {
+                const __m512i q = _mm512_loadu_si512(x->qs + 64 * u);
+                const __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                const __m512i dl = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(p[b].q + 128 * u));
+                const __m512i dh = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi,
+                                                       _mm512_loadu_si512(p[b].q + 128 * u + 64));
+                const __m512i sl = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(scv, sp[2 * u]));
+                const __m512i sh = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(scv, sp[2 * u + 1]));
+                lanes = _mm512_add_epi32(lanes, _mm512_add_epi32(_mm512_mullo_epi32(dl, sl), _mm512_mullo_epi32(dh, sh)));
+            }
+            const __m256i l8 = _mm256_add_epi32(_mm512_castsi512_si256(lanes), _mm512_extracti64x4_epi64(lanes, 1));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(l8), _mm256_set1_ps(yb->d * h2f(x->d)), acc[r]);
+        }
+    }
+    for (int r = 0; r < nr; r++)
+        out[r] = hsum8_ref(acc[r]) + hsum4_ref(aux[r]);
+}
+
+void quant_avx512_gemv_q4_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
+                            float *out)
+{
+    gemv_q4_k_rows(n / QK_K, nr, w, w_stride, a, prep, out);
+}
