@@ -190,11 +190,12 @@ static void test_matmul_prompt(void **state)
     (void)state;
     if (cria_isa_detected() < CRIA_ISA_AVX512)
         skip();
-    enum { COLS = 512, NTOK = 21, NW = 3 };
+    enum { COLS = 512, NTOK = 21, NW = 3, MAXR = 1040 };
     const cria_dtype types[NW] = {CRIA_DTYPE_Q4_0, CRIA_DTYPE_Q8_0, CRIA_DTYPE_Q4_0};
-    const int64_t rows[NW] = {37, 64, 16};
-    static float x[NTOK * COLS], wx[COLS], y[2][NW][NTOK * 64];
-    static uint8_t wq[NW][64 * COLS * 2];
+    /* 1093 rows in all: one token takes 64-row items there (at 2 threads), with a short last one */
+    const int64_t rows[NW] = {37, MAXR, 16};
+    static float x[NTOK * COLS], wx[COLS], y[2][NW][NTOK * MAXR];
+    static uint8_t wq[NW][MAXR * COLS * 2];
     static char scratch[NTOK * COLS * 4];
     uint32_t seed = 7;
     cria_weight w[NW];
