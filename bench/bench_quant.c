@@ -197,7 +197,7 @@ static void gemm_bench(const float *x, const float *act, int64_t cols)
     printf("\nprompt GEMM, one thread, %d rows x %lld columns x %d tokens (in cache), %s kernels\n\n"
            "| type | way | ms | GOP/s | x scalar | x tile |\n| --- | --- | --- | --- | --- | --- |\n",
            G_ROWS, (long long)cols, G_TOKS, cria_isa_name(cria_isa_detected()));
-    const cria_dtype gt[] = {CRIA_DTYPE_Q8_0, CRIA_DTYPE_Q4_0, CRIA_DTYPE_Q4_K, CRIA_DTYPE_Q6_K};
+    const cria_dtype gt[] = {CRIA_DTYPE_Q8_0, CRIA_DTYPE_Q4_0, CRIA_DTYPE_Q5_0, CRIA_DTYPE_Q4_K, CRIA_DTYPE_Q5_K, CRIA_DTYPE_Q6_K};
     char *w = malloc((size_t)(G_ROWS * cols) * 2), *a = malloc((size_t)(G_TOKS * cols) * 2);
     void *extra = malloc((size_t)(G_TOKS * cols) * 2);
     float *out = malloc(sizeof(float) * G_ROWS * G_TOKS);

@@ -126,7 +126,7 @@ static void test_gemm_matches_vec_dot(void **state)
         }
     }
     if (cria_isa_detected() >= CRIA_ISA_AVX512)
-        assert_true(checked >= 4); /* Q8_0, Q4_0, Q4_K, Q6_K at least */
+        assert_true(checked >= 6); /* Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K at least */
     print_message("%d gemm kernels checked\n", checked);
 }
 

@@ -43,7 +43,7 @@ static inline __m256i bits32(const uint8_t *p)
  * The repacking GEMM kernels (quant_gemm_avx512.c) of the types that have
  * one, each from the token count where it beat vec_dot_tile in thread CPU
  * time (64 rows x 2048, 4..32 tokens): Q8_0 between 12 and 16, Q4_0 8, Q4_K
- * 8-12, Q6_K below 6.
+ * 8-12, Q6_K below 6; Q5_0 and Q5_K as Q4_0 and Q4_K.
  */
 #define QUANT_GEMM_32(fn, min)                                                                               \
     .gemm = fn, .gemm_prep = quant_avx512_gemm_prep_q8_0,                                                   \
@@ -58,6 +58,8 @@ static inline __m256i bits32(const uint8_t *p)
 #define QUANT_GEMM_Q4_K                                                                                      \
     QUANT_GEMM_K(quant_avx512_gemm_q4_k, 12)                                                                 \
     .gemv = quant_avx512_gemv_q4_k, .gemv_prep = quant_avx512_gemv_prep_q4_k, .gemv_extra = 1,
+#define QUANT_GEMM_Q5_0 QUANT_GEMM_32(quant_avx512_gemm_q5_0, 8)
+#define QUANT_GEMM_Q5_K QUANT_GEMM_K(quant_avx512_gemm_q5_k, 12)
 #define QUANT_GEMM_Q6_K                                                                                      \
     QUANT_GEMM_K(quant_avx512_gemm_q6_k, 6)                                                                  \
     .gemv = quant_avx512_gemv_q6_k, .gemv_prep = quant_avx512_gemv_prep_q8_k, .gemv_extra = 1,

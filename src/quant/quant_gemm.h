@@ -35,6 +35,10 @@ void quant_avx512_gemm_q8_0(int64_t n, int nr, const void *w, size_t w_stride, i
                             size_t a_stride, const void *extra, float *out, size_t out_stride);
 void quant_avx512_gemm_q4_0(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
                             size_t a_stride, const void *extra, float *out, size_t out_stride);
+void quant_avx512_gemm_q5_0(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride);
+void quant_avx512_gemm_q5_k(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride);
 void quant_avx512_gemm_q4_k(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
                             size_t a_stride, const void *extra, float *out, size_t out_stride);
 void quant_avx512_gemm_q6_k(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,

@@ -12,8 +12,9 @@
  * broadcast is one load at a fixed offset.
  *
  * The offsets that made the quants unsigned come back out through the
- * activations' sums (Q8_0: w + 128; Q4_0: q, the value q - 8; Q6_K: q, the
- * value q - 32; Q4_K's mins as the format has them), in exact integers.
+ * activations' sums (Q8_0: w + 128; Q4_0: q, the value q - 8; Q5_0: q - 16;
+ * Q6_K: q - 32; Q4_K's and Q5_K's mins as the format has them), in exact
+ * integers.
  * Repacking costs one pass over the rows per call (a few percent of the
  * work at 64 tokens), so the weights stay as the file has them (mmap
  * loading unchanged, no extra memory) and one-token matmuls keep reading
@@ -162,6 +163,26 @@ static void repack_q4_0(const void *w, size_t stride, int nr, int64_t b0, int kb
     }
 }
 
+/* Q5_0: a fifth bit from qh (bit j for element j) over the nibbles; the value is q - 16. */
+static void repack_q5_0(const void *w, size_t stride, int nr, int64_t b0, int kb, slice32 *s)
+{
+    for (int r = 0; r < ROWS; r++) {
+        const block_q5_0 *x = (const block_q5_0 *)(const void *)row_at(w, stride, nr, r) + b0;
+        for (int b = 0; b < kb; b++) {
+            s->d[b][r] = h2f(x[b].d);
+            uint32_t qh;
+            memcpy(&qh, x[b].qh, sizeof qh);
+            uint8_t q[QK_LEGACY];
+            for (int j = 0; j < 16; j++) {
+                q[j] = (uint8_t)((x[b].qs[j] & 0xF) | ((qh >> j) & 1) << 4);
+                q[j + 16] = (uint8_t)((x[b].qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+            }
+            for (int g = 0; g < 8; g++)
+                memcpy(&s->q[b][g][4 * r], q + 4 * g, 4);
+        }
+    }
+}
+
 /* facc[t] += the slice's kb blocks for the tile's tokens, block by block; the offset is 1 << shift. */
 static inline __attribute__((always_inline)) void tile32(const slice32 *s, int kb, const quant_gemm_act32 *x,
                                                          int shift, __m512 *facc)
@@ -216,6 +237,14 @@ void quant_avx512_gemm_q8_0(int64_t n, int nr, const void *w, size_t w_stride, i
     gemm32(n, nr, w, w_stride, nt, extra, out, out_stride, 7, repack_q8_0);
 }
 
+void quant_avx512_gemm_q5_0(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride)
+{
+    (void)a;
+    (void)a_stride;
+    gemm32(n, nr, w, w_stride, nt, extra, out, out_stride, 4, repack_q5_0);
+}
+
 void quant_avx512_gemm_q4_0(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
                             size_t a_stride, const void *extra, float *out, size_t out_stride)
 {
@@ -258,6 +287,31 @@ static void repack_q4_k(const void *w, size_t stride, int nr, int64_t b0, int kb
                 for (int l = 0; l < 32; l++) {
                     q[64 * c + l] = x[b].qs[32 * c + l] & 0xF;
                     q[64 * c + 32 + l] = x[b].qs[32 * c + l] >> 4;
+                }
+            }
+            scatter256(q, r, s->q[b]);
+        }
+    }
+}
+
+/* Q5_K: Q4_K's nibbles with a fifth bit from qh (bit 2c for sub-block 2c, 2c+1 for 2c+1). */
+static void repack_q5_k(const void *w, size_t stride, int nr, int64_t b0, int kb, slice_k *s)
+{
+    for (int r = 0; r < ROWS; r++) {
+        const block_q5_K *x = (const block_q5_K *)(const void *)row_at(w, stride, nr, r) + b0;
+        for (int b = 0; b < kb; b++) {
+            uint8_t sc[8], m[8], q[QK_K];
+            quant_k4_unpack(x[b].scales, sc, m);
+            for (int j = 0; j < 8; j++)
+                s->sc[b][j][r] = sc[j];
+            for (int k = 0; k < 4; k++)
+                s->pairs[b][k][r] = (int32_t)((uint32_t)m[2 * k] | (uint32_t)m[2 * k + 1] << 16);
+            s->d[b][r] = h2f(x[b].d);
+            s->dmin[b][r] = h2f(x[b].dmin);
+            for (int c = 0; c < 4; c++) {
+                for (int l = 0; l < 32; l++) {
+                    q[64 * c + l] = (uint8_t)((x[b].qs[32 * c + l] & 0xF) | ((x[b].qh[l] >> (2 * c)) & 1) << 4);
+                    q[64 * c + 32 + l] = (uint8_t)((x[b].qs[32 * c + l] >> 4) | ((x[b].qh[l] >> (2 * c + 1)) & 1) << 4);
                 }
             }
             scatter256(q, r, s->q[b]);
@@ -380,6 +434,14 @@ void quant_avx512_gemm_q4_k(int64_t n, int nr, const void *w, size_t w_stride, i
     (void)a;
     (void)a_stride;
     gemm_k(n, nr, w, w_stride, nt, extra, out, out_stride, 32, repack_q4_k);
+}
+
+void quant_avx512_gemm_q5_k(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,
+                            size_t a_stride, const void *extra, float *out, size_t out_stride)
+{
+    (void)a;
+    (void)a_stride;
+    gemm_k(n, nr, w, w_stride, nt, extra, out, out_stride, 32, repack_q5_k);
 }
 
 void quant_avx512_gemm_q6_k(int64_t n, int nr, const void *w, size_t w_stride, int nt, const void *a,

@@ -786,6 +786,12 @@ static void tq2_0_to_float(const void *vx, float *y, int64_t n)
 #ifndef QUANT_GEMM_Q6_K
 #define QUANT_GEMM_Q6_K
 #endif
+#ifndef QUANT_GEMM_Q5_0
+#define QUANT_GEMM_Q5_0
+#endif
+#ifndef QUANT_GEMM_Q5_K
+#define QUANT_GEMM_Q5_K
+#endif
 
 const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
     [CRIA_DTYPE_Q2_K] = {
@@ -836,6 +842,7 @@ const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
         .from_float = quant_q5_0_from_float, .to_float = q5_0_to_float, .vec_dot = q5_0_dot,
         .vec_dot_rows = q5_0_rows,
         .vec_dot_tile = q5_0_tile, .tile_toks = QUANT_TILE_TOKS,
+        QUANT_GEMM_Q5_0
     },
     [CRIA_DTYPE_Q5_1] = {
         .type = CRIA_DTYPE_Q5_1, .block = QK_LEGACY, .block_bytes = sizeof(block_q5_1),
@@ -858,6 +865,7 @@ const cria_quant_traits QUANT_X86_TABLE[CRIA_DTYPE_COUNT] = {
         .from_float = quant_q5_k_from_float, .to_float = q5_k_to_float, .vec_dot = q5_k_dot,
         .vec_dot_rows = q5_k_rows,
         .vec_dot_tile = q5_k_tile, .tile_toks = QUANT_TILE_TOKS,
+        QUANT_GEMM_Q5_K
     },
     [CRIA_DTYPE_Q6_K] = {
         .type = CRIA_DTYPE_Q6_K, .block = QK_K, .block_bytes = sizeof(block_q6_K),
