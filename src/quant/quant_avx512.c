@@ -59,7 +59,9 @@ static inline __m256i bits32(const uint8_t *p)
     QUANT_GEMM_K(quant_avx512_gemm_q4_k, 12)                                                                 \
     .gemv = quant_avx512_gemv_q4_k, .gemv_prep = quant_avx512_gemv_prep_q4_k, .gemv_extra = 1,
 #define QUANT_GEMM_Q5_0 QUANT_GEMM_32(quant_avx512_gemm_q5_0, 8)
-#define QUANT_GEMM_Q5_K QUANT_GEMM_K(quant_avx512_gemm_q5_k, 12)
+#define QUANT_GEMM_Q5_K                                                                                      \
+    QUANT_GEMM_K(quant_avx512_gemm_q5_k, 12)                                                                 \
+    .gemv = quant_avx512_gemv_q5_k, .gemv_prep = quant_avx512_gemv_prep_q4_k, .gemv_extra = 1,
 #define QUANT_GEMM_Q6_K                                                                                      \
     QUANT_GEMM_K(quant_avx512_gemm_q6_k, 6)                                                                  \
     .gemv = quant_avx512_gemv_q6_k, .gemv_prep = quant_avx512_gemv_prep_q8_k, .gemv_extra = 1,

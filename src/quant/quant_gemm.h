@@ -51,6 +51,8 @@ void quant_avx512_gemv_q4_0(int64_t n, int nr, const void *w, size_t w_stride, c
 void quant_avx512_gemv_prep_q4_k(int64_t n, const void *a, void *prep);
 void quant_avx512_gemv_q4_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
                             float *out);
+void quant_avx512_gemv_q5_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
+                            float *out);
 void quant_avx512_gemv_q6_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
                             float *out);
 

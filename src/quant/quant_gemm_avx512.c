@@ -664,7 +664,7 @@ void quant_avx512_gemv_q6_k(int64_t n, int nr, const void *w, size_t w_stride, c
 }
 
 /*
- * ---- one token (GEMV): Q4_K, 128 elements per pair of 512-bit steps --------------------------
+ * ---- one token (GEMV): Q4_K and Q5_K, 128 elements per pair of 512-bit steps ----------------
  *
  * The reference's shape (blk_q4_k and k45_mins, quant_x86.h): per super-block
  * eight integer lanes of scaled products, one FMA with d, the mins' four
@@ -701,11 +701,24 @@ static inline float hsum4_ref(__m128 r)
     return _mm_cvtss_f32(r);
 }
 
-static inline __attribute__((always_inline)) void gemv_q4_k_rows(int64_t nb, int nr, const char *w, size_t stride,
-                                                                 const block_q8_K *y, const gemv_q4k_act *p,
-                                                                 float *out)
+/* Q4_K (five false) and Q5_K, whose fifth bit of chunk c's low nibbles is bit 2c of qh, of the high 2c+1. */
+static inline __attribute__((always_inline)) void gemv_q45_k_rows(int64_t nb, int nr, const char *w, size_t stride,
+                                                                  const block_q8_K *y, const gemv_q4k_act *p,
+                                                                  bool five, float *out)
 {
+    const size_t bbytes = five ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const __m512i b0 = _mm512_set1_epi8(1);
     const __m512i m4 = _mm512_set1_epi8(0xF);
+    /* Q5_K's qh shifts per 16-bit word: words 0..15 the first chunk of a load, 16..31 the second */
+    const __m512i hs5[4] = {
+        _mm512_set_epi64(0x0002000200020002, 0x0002000200020002, 0x0002000200020002, 0x0002000200020002, 0, 0, 0, 0),
+        _mm512_set_epi64(0x0003000300030003, 0x0003000300030003, 0x0003000300030003, 0x0003000300030003,
+                         0x0001000100010001, 0x0001000100010001, 0x0001000100010001, 0x0001000100010001),
+        _mm512_set_epi64(0x0006000600060006, 0x0006000600060006, 0x0006000600060006, 0x0006000600060006,
+                         0x0004000400040004, 0x0004000400040004, 0x0004000400040004, 0x0004000400040004),
+        _mm512_set_epi64(0x0007000700070007, 0x0007000700070007, 0x0007000700070007, 0x0007000700070007,
+                         0x0005000500050005, 0x0005000500050005, 0x0005000500050005, 0x0005000500050005),
+    };
     /* sub-block scales (2c, 2c+2) for the low nibbles of chunks c, c+1 and (2c+1, 2c+3) for the high */
     const __m128i sp[4] = {
         _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
@@ -728,11 +741,14 @@ static inline __attribute__((always_inline)) void gemv_q4_k_rows(int64_t nb, int
                                           _mm_loadu_si128((const __m128i *)(const void *)(yb->bsums + 8)));
 #pragma GCC unroll 4
         for (int r = 0; r < CRIA_DOT_ROWS; r++) {
-            const block_q4_K *x = (const block_q4_K *)(const void *)row[r] + b;
-            const char *next = (const char *)x + CRIA_DOT_ROWS * stride;
-            for (int off = 0; off < (int)sizeof(block_q4_K); off += 64)
+            const char *xb = row[r] + (size_t)b * bbytes;
+            /* Q4_K and Q5_K share d, dmin and scales at the front; qs (and Q5_K's qh) follow */
+            const block_q4_K *x = (const block_q4_K *)(const void *)xb;
+            const uint8_t *qs = five ? ((const block_q5_K *)(const void *)xb)->qs : x->qs;
+            const char *next = xb + CRIA_DOT_ROWS * stride;
+            for (int off = 0; off < (int)bbytes; off += 64)
                 _mm_prefetch(next + off, _MM_HINT_T1);
-            _mm_prefetch(next + sizeof(block_q4_K) - 1, _MM_HINT_T1);
+            _mm_prefetch(next + bbytes - 1, _MM_HINT_T1);
             uint8_t sc[8], m[8];
             quant_k4_unpack(x->scales, sc, m);
             /* the mins as k45_mins: lane k = m[2k] S[2k] + m[2k+1] S[2k+1], times -d_a * dmin */
@@ -742,8 +758,17 @@ static inline __attribute__((always_inline)) void gemv_q4_k_rows(int64_t nb, int
             __m512i lanes = _mm512_setzero_si512();
 #pragma GCC unroll 2
             for (int u = 0; u < 2; u++) {
-                const __m512i q = _mm512_loadu_si512(x->qs + 64 * u);
-                const __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                const __m512i q = _mm512_loadu_si512(qs + 64 * u);
+                __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                if (five) {
+                    /* chunks 2u and 2u+1: low nibbles take bits 4u and 4u+2 of qh[l], high 4u+1 and 4u+3 */
+                    const __m512i qh = _mm512_broadcast_i64x4(
+                        _mm256_loadu_si256((const __m256i *)(const void *)((const block_q5_K *)(const void *)xb)->qh));
+                    const __m512i hl = _mm512_srlv_epi16(qh, u ? hs5[2] : hs5[0]);
+                    const __m512i hh = _mm512_srlv_epi16(qh, u ? hs5[3] : hs5[1]);
+                    lo = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(hl, b0), 4));
+                    hi = _mm512_or_si512(hi, _mm512_slli_epi16(_mm512_and_si512(hh, b0), 4));
+                }
                 const __m512i dl = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(p[b].q + 128 * u));
                 const __m512i dh = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi,
                                                        _mm512_loadu_si512(p[b].q + 128 * u + 64));
@@ -762,5 +787,11 @@ static inline __attribute__((always_inline)) void gemv_q4_k_rows(int64_t nb, int
 void quant_avx512_gemv_q4_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
                             float *out)
 {
-    gemv_q4_k_rows(n / QK_K, nr, w, w_stride, a, prep, out);
+    gemv_q45_k_rows(n / QK_K, nr, w, w_stride, a, prep, false, out);
+}
+
+void quant_avx512_gemv_q5_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
+                            float *out)
+{
+    gemv_q45_k_rows(n / QK_K, nr, w, w_stride, a, prep, true, out);
 }
