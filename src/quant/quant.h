@@ -53,9 +53,10 @@ typedef void (*cria_vec_dot_tile_fn)(int64_t n, int nr, const void *w, size_t w_
  * out[t * out_stride + r] = dot(w row r, a row t) for r < nr <=
  * CRIA_GEMM_ROWS and t < nt (any count). The rows are interleaved in slices
  * so one VPDPBUSD forms sixteen rows' sums in its lanes; the repacking costs
- * one pass over the rows per call, which many tokens repay. The float
- * summation order is not vec_dot's, so the results agree with it to
- * rounding (about 1e-6 relative), not in every bit.
+ * one pass over the rows per call, which many tokens repay. Each output is
+ * one float chain of block sums times scales: Q4_0's reference shape, so
+ * there vec_dot's bits; the types whose reference keeps eight float lanes
+ * per row agree with it to rounding (about 1e-6 relative).
  * gemm_prep first lays the activations out for the kernel in `extra`, once
  * per matmul: in tiles of CRIA_GEMM_TOKS tokens (the last one padded),
  * gemm_extra bytes per token and activation block, so extra needs
