@@ -20,10 +20,12 @@
  * loading unchanged, no extra memory) and one-token matmuls keep reading
  * the original layout through vec_dot_rows.
  *
- * The integer sums are exact, but the float sums run per block and per
- * slice in another order than vec_dot's eight lanes per row: the results
- * agree with vec_dot to rounding (tests/test_quant_gemm.c: within 1e-5 of
- * the sum of |terms|), not in every bit.
+ * The integer sums are exact, and each output is one float chain of block
+ * sums times scales across all slices: Q4_0's reference shape, so there
+ * the gemm gives vec_dot's bits; for the types whose reference keeps eight
+ * float lanes per row it agrees to rounding (tests/test_quant_gemm.c:
+ * within 1e-5 of the sum of |terms|). The one-token GEMVs at the end keep
+ * each type's reference shape and so its bits.
  */
 #include <immintrin.h>
 #include <stdbool.h>
