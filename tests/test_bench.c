@@ -24,22 +24,6 @@
 #define CKPT "models/stories260K.bin"
 #define TOK512 "models/tok512.bin"
 
-#define SKIP_WITHOUT(rel)                                        \
-    do {                                                         \
-        if (!test_have(rel)) {                                   \
-            print_message("skipped: no %s\n", test_shared(rel)); \
-            skip();                                              \
-        }                                                        \
-    } while (0)
-
-static void assert_contains(const char *hay, const char *needle)
-{
-    if (!hay || !strstr(hay, needle)) {
-        print_error("expected \"%s\" in:\n%s\n", needle, hay ? hay : "(null)");
-        fail();
-    }
-}
-
 static int count_lines(const char *s)
 {
     int n = 0;
@@ -141,17 +125,17 @@ static void test_run_md(void **state)
     const int64_t t0 = cria_time_us();
     assert_int_equal(bench(&out, &err, "-m %s -p 16 -n 8 -r 2", test_shared(GGUF_F32)), 0);
     assert_true(cria_time_us() - t0 < 10 * 1000000);
-    assert_contains(out, "| model");
-    assert_contains(out, "t/s");
-    assert_contains(out, "pp16");
-    assert_contains(out, "tg8");
-    assert_contains(out, "GFLOP/s");
-    assert_contains(out, "GB/s");
-    assert_contains(out, "% limit");
+    test_assert_contains(out, "| model");
+    test_assert_contains(out, "t/s");
+    test_assert_contains(out, "pp16");
+    test_assert_contains(out, "tg8");
+    test_assert_contains(out, "GFLOP/s");
+    test_assert_contains(out, "GB/s");
+    test_assert_contains(out, "% limit");
     assert_int_equal(count_lines(out), 2 + 2);
-    assert_contains(err, "system: ");
-    assert_contains(err, "memory read");
-    assert_contains(err, "GFLOP/s");
+    test_assert_contains(err, "system: ");
+    test_assert_contains(err, "memory read");
+    test_assert_contains(err, "GFLOP/s");
     free(out);
     free(err);
 }
@@ -163,10 +147,10 @@ static void test_md_option_columns(void **state)
     SKIP_WITHOUT(GGUF_F32);
     char *out;
     assert_int_equal(bench(&out, NULL, "-m %s -p 32 -n 0 -r 1 -b 8,32 --poll 0", test_shared(GGUF_F32)), 0);
-    assert_contains(out, "| n_batch |");
-    assert_contains(out, "| poll |");
-    assert_contains(out, "|       8 |");
-    assert_contains(out, "|      32 |");
+    test_assert_contains(out, "| n_batch |");
+    test_assert_contains(out, "| poll |");
+    test_assert_contains(out, "|       8 |");
+    test_assert_contains(out, "|      32 |");
     assert_null(strstr(out, "cpu_mask"));
     assert_int_equal(count_lines(out), 2 + 2);
     free(out);
@@ -181,8 +165,8 @@ static void test_csv_cross_product(void **state)
     assert_int_equal(bench(&out, NULL, "-m %s -t 1,2 -p 16,32 -n 4 -r 1 -o csv", test_shared(GGUF_F32)), 0);
     assert_int_equal(count_lines(out), 1 + 6);
     assert_true(!strncmp(out, "build_commit,", 13));
-    assert_contains(out, "n_prompt,n_gen");
-    assert_contains(out, "avg_ts,stddev_ts");
+    test_assert_contains(out, "n_prompt,n_gen");
+    test_assert_contains(out, "avg_ts,stddev_ts");
     int commas_header = -1;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         int c = 0;
@@ -219,19 +203,19 @@ static void test_ctx_sizes_and_progress(void **state)
     SKIP_WITHOUT(GGUF_F32);
     char *out, *err;
     assert_int_equal(bench(&out, &err, "-m %s -p 8 -n 0 -r 2 -c 64,128 --progress", test_shared(GGUF_F32)), 0);
-    assert_contains(out, "KV MiB");
-    assert_contains(out, "peak RSS MiB");
-    assert_contains(out, "|      64 |");
-    assert_contains(out, "|     128 |");
+    test_assert_contains(out, "KV MiB");
+    test_assert_contains(out, "peak RSS MiB");
+    test_assert_contains(out, "|      64 |");
+    test_assert_contains(out, "|     128 |");
     assert_int_equal(count_lines(out), 2 + 2);
-    assert_contains(err, "cria bench: test 1/2: pp8, ");
-    assert_contains(err, "repetition 2/2");
+    test_assert_contains(err, "cria bench: test 1/2: pp8, ");
+    test_assert_contains(err, "repetition 2/2");
     free(out);
     free(err);
     assert_int_equal(bench(&out, NULL, "-m %s -p 8 -n 0 -r 1 -c 64 -o csv", test_shared(GGUF_F32)), 0);
-    assert_contains(out, ",n_ctx,kv_bytes,peak_rss_bytes,");
+    test_assert_contains(out, ",n_ctx,kv_bytes,peak_rss_bytes,");
     /* stories260K: 5 layers, 4 kv heads of 8: 64 cells x 5 x 32 x 2 (K, V) x 2 bytes */
-    assert_contains(out, ",64,40960,");
+    test_assert_contains(out, ",64,40960,");
     free(out);
 }
 
@@ -242,14 +226,14 @@ static void test_configs(void **state)
     SKIP_WITHOUT(GGUF_F32);
     char *out;
     assert_int_equal(bench(&out, NULL, "-m %s -p 8 -n 4 -r 2 --configs 1x1,2x1,3x1", test_shared(GGUF_F32)), 0);
-    assert_contains(out, "t/s/seq");
-    assert_contains(out, "|     1x1 |");
-    assert_contains(out, "|     2x1 |");
-    assert_contains(out, "|     3x1 |");
+    test_assert_contains(out, "t/s/seq");
+    test_assert_contains(out, "|     1x1 |");
+    test_assert_contains(out, "|     2x1 |");
+    test_assert_contains(out, "|     3x1 |");
     assert_int_equal(count_lines(out), 2 + 3 * 2);
     free(out);
     assert_int_equal(bench(&out, NULL, "-m %s -p 0 -n 4 -r 1 --configs 2x1 -o csv", test_shared(GGUF_F32)), 0);
-    assert_contains(out, ",n_seq,avg_ts_seq\n");
+    test_assert_contains(out, ",n_seq,avg_ts_seq\n");
     assert_int_equal(count_lines(out), 2);
     /* the aggregate is n_seq x the per-sequence rate when the sequences overlap perfectly; never below one's */
     const char *row = strchr(out, '\n') + 1;
@@ -284,7 +268,7 @@ static void test_plot(void **state)
     assert_int_equal(bench(NULL, &err, "-m %s -p 8 -n 4 -r 1 -t 2 --sweep-threads --plot %s", test_shared(GGUF_F32),
                            png),
                      0);
-    assert_contains(err, "plot: wrote ");
+    test_assert_contains(err, "plot: wrote ");
     free(err);
     size_t size;
     char *data = test_read_file(png, &size);
@@ -360,14 +344,14 @@ static void test_sweep(void **state)
     SKIP_WITHOUT(GGUF_F32);
     char *out;
     assert_int_equal(bench(&out, NULL, "-m %s -p 16 -n 0 -r 1 -t 2 --sweep-threads", test_shared(GGUF_F32)), 0);
-    assert_contains(out, "speedup");
-    assert_contains(out, "eff %");
-    assert_contains(out, "1.00 |  100.0 |"); /* the 1-thread row is its own baseline */
-    assert_contains(out, "pp16: efficiency");
+    test_assert_contains(out, "speedup");
+    test_assert_contains(out, "eff %");
+    test_assert_contains(out, "1.00 |  100.0 |"); /* the 1-thread row is its own baseline */
+    test_assert_contains(out, "pp16: efficiency");
     assert_int_equal(count_lines(out), 2 + 2 + 2);
     free(out);
     assert_int_equal(bench(&out, NULL, "-m %s -p 0 -n 4 -r 1 -t 2 --sweep-threads -o csv", test_shared(GGUF_F32)), 0);
-    assert_contains(out, ",speedup,efficiency\n");
+    test_assert_contains(out, ",speedup,efficiency\n");
     assert_int_equal(count_lines(out), 1 + 2);
     free(out);
 }
@@ -381,7 +365,7 @@ static void expect_error(const char *args, const char *needle)
         print_error("cria bench %s: exit %d, stdout:\n%s\nstderr:\n%s\n", args, rc, out, err);
         fail();
     }
-    assert_contains(err, needle);
+    test_assert_contains(err, needle);
     free(out);
     free(err);
 }
@@ -440,14 +424,14 @@ static void test_help_and_version(void **state)
     (void)state;
     char *out;
     assert_int_equal(bench(&out, NULL, "-h"), 0);
-    assert_contains(out, "usage: cria bench");
-    assert_contains(out, "--sweep-threads");
+    test_assert_contains(out, "usage: cria bench");
+    test_assert_contains(out, "--sweep-threads");
     free(out);
     assert_int_equal(test_run_cria("--version", &out, NULL), 0);
-    assert_contains(out, "cria " CRIA_VERSION " (commit ");
-    assert_contains(out, "compiler: ");
-    assert_contains(out, "build flags: ");
-    assert_contains(out, "simd: built scalar avx2 avx512; detected ");
+    test_assert_contains(out, "cria " CRIA_VERSION " (commit ");
+    test_assert_contains(out, "compiler: ");
+    test_assert_contains(out, "build flags: ");
+    test_assert_contains(out, "simd: built scalar avx2 avx512; detected ");
     free(out);
 }
 

@@ -37,23 +37,7 @@
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-#define SKIP_WITHOUT(rel)                                        \
-    do {                                                         \
-        if (!test_have(rel)) {                                   \
-            print_message("skipped: no %s\n", test_shared(rel)); \
-            skip();                                              \
-        }                                                        \
-    } while (0)
-
 /* Fails the test, showing the text searched, when needle is not in hay. */
-static void assert_contains(const char *hay, const char *needle)
-{
-    if (!hay || !strstr(hay, needle)) {
-        print_error("expected \"%s\" in:\n%s\n", needle, hay ? hay : "(null)");
-        fail();
-    }
-}
-
 /* A freshly formatted argument string (cria's arguments, shell syntax); caller frees. */
 static char *fmt_args(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt_args(const char *fmt, ...)
@@ -166,7 +150,7 @@ static void expect_error(const char *args, ...)
     va_list ap;
     va_start(ap, args);
     for (const char *w = va_arg(ap, const char *); w; w = va_arg(ap, const char *))
-        assert_contains(msg, w);
+        test_assert_contains(msg, w);
     va_end(ap);
     free(msg);
 }
@@ -383,7 +367,7 @@ static void test_tiny_model_runs(void **state)
     char *err = NULL;
     char *out = run_ok(args, &err);
     assert_true(strncmp(out, PROMPT, strlen(PROMPT)) == 0);
-    assert_contains(err, "n_vocab 300, n_embd 32, n_ff 64, n_layer 2, n_head 4, n_head_kv 2");
+    test_assert_contains(err, "n_vocab 300, n_embd 32, n_ff 64, n_layer 2, n_head 4, n_head_kv 2");
     free(out);
     free(err);
     free(args);
@@ -461,7 +445,7 @@ static void expect_truncated(const char *path)
 {
     char *args = fmt_args("run -m '%s' -p hi", path);
     char *msg = run_fail(args, true);
-    assert_contains(msg, path);
+    test_assert_contains(msg, path);
     if (!says_truncated(msg)) {
         print_error("no word for truncation in: %s", msg);
         fail();
@@ -608,7 +592,7 @@ static void test_missing_tensor(void **state)
     char *args = fmt_args("run -m '%s' -p hi -n 2", path);
     char *err = NULL;
     free(run_ok(args, &err));
-    assert_contains(err, "tied output");
+    test_assert_contains(err, "tied output");
     free(err);
     free(args);
     unlink(path);
@@ -695,7 +679,7 @@ static void test_prompt_too_long(void **state)
     /* Without --log-disable the load lines come first, but the error is still one last line and stdout is empty. */
     args = fmt_args("run -m '%s' -c 8 -p '%s'", path, prompt);
     char *msg = run_fail(args, false);
-    assert_contains(msg, "prompt is too long");
+    test_assert_contains(msg, "prompt is too long");
     free(msg);
     free(args);
     unlink(path);
@@ -849,7 +833,7 @@ static void test_help(void **state)
         char *err = NULL;
         char *out = run_ok(helps[i], &err);
         assert_true(strncmp(out, "usage: cria run", 15) == 0);
-        assert_contains(out, "--dump-logits");
+        test_assert_contains(out, "--dump-logits");
         assert_string_equal(err, "");
         free(out);
         free(err);
@@ -1019,7 +1003,7 @@ static void test_dump_logits(void **state)
     char *out = NULL, *err = NULL;
     int rc = test_run_cria(args, &out, &err);
     assert_int_equal(rc, 1);
-    assert_contains(err, bad);
+    test_assert_contains(err, bad);
     free(out);
     free(err);
     free(args);
@@ -1133,19 +1117,19 @@ static void test_info(void **state)
     SKIP_WITHOUT(TOK512);
     char *args = fmt_args("info '%s'", test_shared(GGUF_F32));
     char *out = run_ok(args, NULL);
-    assert_contains(out, "GGUF v3");
-    assert_contains(out, "architecture: llama");
-    assert_contains(out, "llama.embedding_length");
-    assert_contains(out, "token_embd.weight");
-    assert_contains(out, "[64, 512]");
-    assert_contains(out, "32.000 bits per weight");
+    test_assert_contains(out, "GGUF v3");
+    test_assert_contains(out, "architecture: llama");
+    test_assert_contains(out, "llama.embedding_length");
+    test_assert_contains(out, "token_embd.weight");
+    test_assert_contains(out, "[64, 512]");
+    test_assert_contains(out, "32.000 bits per weight");
     free(out);
     free(args);
     args = fmt_args("info --vocab '%s' '%s'", test_shared(TOK512), test_shared(CKPT));
     out = run_ok(args, NULL);
-    assert_contains(out, "llama2.c checkpoint");
-    assert_contains(out, "n_embd 64");
-    assert_contains(out, "tied output");
+    test_assert_contains(out, "llama2.c checkpoint");
+    test_assert_contains(out, "n_embd 64");
+    test_assert_contains(out, "tied output");
     free(out);
     free(args);
     expect_error("info /nonexistent/model.gguf", "/nonexistent/model.gguf", "cannot open", (const char *)NULL);

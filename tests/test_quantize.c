@@ -32,22 +32,6 @@
 #define TOK512 "models/tok512.bin"
 #define LLAMA_VOCAB "models/tokenizer.bin"
 
-#define SKIP_WITHOUT(rel)                                        \
-    do {                                                         \
-        if (!test_have(rel)) {                                   \
-            print_message("skipped: no %s\n", test_shared(rel)); \
-            skip();                                              \
-        }                                                        \
-    } while (0)
-
-static void assert_contains(const char *hay, const char *needle)
-{
-    if (!hay || !strstr(hay, needle)) {
-        print_error("expected \"%s\" in:\n%s\n", needle, hay ? hay : "(null)");
-        fail();
-    }
-}
-
 /* Quantizes the shared stories260K f32 model to type on n threads; returns the output path. */
 static const char *quantize_260k(const char *type, int threads, cria_quantize_report *rep)
 {
@@ -571,8 +555,8 @@ static void expect_cli_error(const char *args, const char *needle, const char *o
     char *err = NULL;
     int rc = test_run_cria(args, NULL, &err);
     assert_int_equal(rc, 1);
-    assert_contains(err, "error: ");
-    assert_contains(err, needle);
+    test_assert_contains(err, "error: ");
+    test_assert_contains(err, needle);
     free(err);
     if (out)
         assert_false(leftover(out));
@@ -586,10 +570,10 @@ static void test_cli_and_bad_input(void **state)
     char args[8192], *so = NULL, *se = NULL;
     snprintf(args, sizeof args, "quantize '%s' '%s' q4_k_m -t 2", in, out);
     assert_int_equal(test_run_cria(args, &so, &se), 0);
-    assert_contains(se, "q4_k_m, file type 15");
-    assert_contains(se, "bits per weight");
-    assert_contains(se, "with a fallback type");
-    assert_contains(se, "quantize: 100%");
+    test_assert_contains(se, "q4_k_m, file type 15");
+    test_assert_contains(se, "bits per weight");
+    test_assert_contains(se, "with a fallback type");
+    test_assert_contains(se, "quantize: 100%");
     free(so);
     free(se);
     remove(out);
@@ -630,7 +614,7 @@ static void test_cli_and_bad_input(void **state)
              test_shared(TOK512), out);
     so = se = NULL;
     assert_int_equal(test_run_cria(args, &so, &se), 0);
-    assert_contains(se, "synth: 100%");
+    test_assert_contains(se, "synth: 100%");
     free(so);
     free(se);
     cria_gguf *g = NULL;
@@ -652,7 +636,7 @@ static void test_cli_and_bad_input(void **state)
         so = se = NULL;
         if (test_run_cria(args, &so, &se) != 0)
             fail_msg("cria %s: %s", args, se ? se : "");
-        assert_contains(se, "models/tokenizer.bin (the default)");
+        test_assert_contains(se, "models/tokenizer.bin (the default)");
         free(so);
         free(se);
         if (cria_gguf_open(def, &g, &err) != CRIA_OK)
@@ -708,7 +692,7 @@ static void test_writer_fill(void **state)
             remove(out);
         } else {
             assert_int_not_equal(st, CRIA_OK);
-            assert_contains(err.msg, i == 1 ? "100 bytes produced, 136 expected" : "fill failed on purpose");
+            test_assert_contains(err.msg, i == 1 ? "100 bytes produced, 136 expected" : "fill failed on purpose");
             assert_false(leftover(out)); /* neither the file nor its temporary */
         }
     }

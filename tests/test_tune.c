@@ -28,22 +28,6 @@
 
 #define GGUF_F32 "models/stories260K-f32.gguf"
 
-#define SKIP_WITHOUT(rel)                                        \
-    do {                                                         \
-        if (!test_have(rel)) {                                   \
-            print_message("skipped: no %s\n", test_shared(rel)); \
-            skip();                                              \
-        }                                                        \
-    } while (0)
-
-static void assert_contains(const char *hay, const char *needle)
-{
-    if (!hay || !strstr(hay, needle)) {
-        print_error("expected \"%s\" in:\n%s\n", needle, hay ? hay : "(null)");
-        fail();
-    }
-}
-
 static void assert_lacks(const char *hay, const char *needle)
 {
     if (hay && strstr(hay, needle)) {
@@ -178,7 +162,7 @@ static void test_lookup_by_key(void **state)
     assert_int_equal(cria_tune_path("cpu A", "shape X", path, sizeof path, &err), CRIA_OK);
     assert_int_equal(cria_tunefile_write(path, t, &err), CRIA_OK);
     assert_int_equal(cria_tunefile_lookup("cpu A", "shape X", got, path, sizeof path, &err), CRIA_TUNE_IGNORED);
-    assert_contains(err.msg, "is for \"cpu C\"");
+    test_assert_contains(err.msg, "is for \"cpu C\"");
     free(t);
     free(got);
     remove_dir(dir);
@@ -193,7 +177,7 @@ static void test_corrupt_files(void **state)
     cria_error err;
     assert_int_equal(cria_tune_path("cpu", "shape", path, sizeof path, &err), CRIA_OK);
     assert_int_equal(cria_tunefile_read(path, t, &err), CRIA_ERR_IO); /* missing */
-    assert_contains(err.msg, "cannot open tuning file");
+    test_assert_contains(err.msg, "cannot open tuning file");
     static const struct {
         const char *text, *says;
     } cases[] = {
@@ -221,8 +205,8 @@ static void test_corrupt_files(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_true(test_write_file(path, cases[i].text, strlen(cases[i].text)));
         assert_int_equal(cria_tunefile_read(path, t, &err), CRIA_ERR_FORMAT);
-        assert_contains(err.msg, path);
-        assert_contains(err.msg, cases[i].says);
+        test_assert_contains(err.msg, path);
+        test_assert_contains(err.msg, cases[i].says);
         assert_int_equal(cria_tunefile_lookup("cpu", "shape", t, path, sizeof path, &err), CRIA_TUNE_IGNORED);
     }
     free(t);
@@ -256,19 +240,19 @@ static void test_flags_override_tuning(void **state)
     write_260k_tuning(3, 2, 7);
     char *err;
     assert_int_equal(cria(NULL, &err, "run -m %s -p Once -n 2", m), 0);
-    assert_contains(err, "tune: using ");
-    assert_contains(err, dir);
-    assert_contains(err, "threads 3 (batch 2), poll 7,");
+    test_assert_contains(err, "tune: using ");
+    test_assert_contains(err, dir);
+    test_assert_contains(err, "threads 3 (batch 2), poll 7,");
     free(err);
     assert_int_equal(cria(NULL, &err, "run -m %s -p Once -n 2 -t 1", m), 0); /* -t alone sets -tb too */
-    assert_contains(err, "threads 1 (batch 1), poll 7,");
+    test_assert_contains(err, "threads 1 (batch 1), poll 7,");
     free(err);
     assert_int_equal(cria(NULL, &err, "run -m %s -p Once -n 2 -tb 1 --poll 60", m), 0);
-    assert_contains(err, "threads 3 (batch 1), poll 60,");
+    test_assert_contains(err, "threads 3 (batch 1), poll 60,");
     free(err);
     assert_int_equal(cria(NULL, &err, "run -m %s -p Once -n 2 --no-tune", m), 0);
     assert_lacks(err, "tune: using");
-    assert_contains(err, "poll 50,");
+    test_assert_contains(err, "poll 50,");
     free(err);
     assert_int_equal(cria(NULL, &err, "run -m %s -p Once -n 2 --log-disable", m), 0); /* quiet stays quiet */
     assert_lacks(err, "tune:");
@@ -277,22 +261,22 @@ static void test_flags_override_tuning(void **state)
     /* bench: tg tests take the tuned -t, pp tests its -tb, and --poll the tuned poll, unless given */
     char *out;
     assert_int_equal(cria(&out, &err, "bench -m %s -p 8 -n 4 -r 1 -o jsonl", m), 0);
-    assert_contains(err, "tune: using ");
-    assert_contains(out, "\"n_prompt\": 8, \"n_gen\": 0");
+    test_assert_contains(err, "tune: using ");
+    test_assert_contains(out, "\"n_prompt\": 8, \"n_gen\": 0");
     free(out);
     free(err);
     assert_int_equal(cria(&out, &err, "bench -m %s -p 8 -n 0 -r 1 -o csv", m), 0);
-    assert_contains(out, ",2,"); /* n_threads of the pp test: the tuned -tb */
-    assert_contains(out, ",7,8,0,"); /* poll 7, n_prompt 8, n_gen 0 */
+    test_assert_contains(out, ",2,"); /* n_threads of the pp test: the tuned -tb */
+    test_assert_contains(out, ",7,8,0,"); /* poll 7, n_prompt 8, n_gen 0 */
     free(out);
     free(err);
     assert_int_equal(cria(&out, &err, "bench -m %s -p 0 -n 4 -r 1 -t 1 --poll 9 -o csv", m), 0);
-    assert_contains(out, ",9,0,4,");
+    test_assert_contains(out, ",9,0,4,");
     free(out);
     free(err);
     assert_int_equal(cria(&out, &err, "bench -m %s -p 0 -n 4 -r 1 --no-tune -o csv", m), 0);
     assert_lacks(err, "tune: using");
-    assert_contains(out, ",50,0,4,");
+    test_assert_contains(out, ",50,0,4,");
     free(out);
     free(err);
     remove_dir(dir);
@@ -309,8 +293,8 @@ static void test_batch_uses_tuning(void **state)
     assert_true(test_write_file(prompts, "Once upon a time\nThe cat\n", 26));
     char *out, *err;
     assert_int_equal(cria(&out, &err, "batch -m %s -f %s -n 4 -np 2 --temp 0", test_shared(GGUF_F32), prompts), 0);
-    assert_contains(err, "tune: using ");
-    assert_contains(err, dir);
+    test_assert_contains(err, "tune: using ");
+    test_assert_contains(err, dir);
     free(out), free(err);
     assert_int_equal(
         cria(&out, &err, "batch -m %s -f %s -n 4 -np 2 --temp 0 --no-tune", test_shared(GGUF_F32), prompts), 0);
@@ -333,10 +317,10 @@ static void test_ignored_files_warn(void **state)
     assert_true(test_write_file(path, "{\"cria_tune\": 1, \"cpu\"", 22));
     char *out, *err;
     assert_int_equal(cria(&out, &err, "run -m %s -p Once -n 2 --temp 0", m), 0);
-    assert_contains(err, "warning: tuning file ");
-    assert_contains(err, "not valid JSON");
-    assert_contains(err, "ignored");
-    assert_contains(out, "Once");
+    test_assert_contains(err, "warning: tuning file ");
+    test_assert_contains(err, "not valid JSON");
+    test_assert_contains(err, "ignored");
+    test_assert_contains(out, "Once");
     free(out);
     free(err);
     remove_dir(dir);
@@ -349,24 +333,24 @@ static void test_tune_bad_args(void **state)
     (void)state;
     char *out, *err;
     assert_int_equal(cria(&out, &err, "tune"), 1);
-    assert_contains(err, "error: no model given");
+    test_assert_contains(err, "error: no model given");
     free(out), free(err);
     assert_int_equal(cria(&out, &err, "tune -m x.gguf --fast"), 1);
-    assert_contains(err, "error: unknown option '--fast'");
+    test_assert_contains(err, "error: unknown option '--fast'");
     free(out), free(err);
     assert_int_equal(cria(&out, &err, "tune -m x.gguf -t 0"), 1);
-    assert_contains(err, "error: ");
+    test_assert_contains(err, "error: ");
     free(out), free(err);
     assert_int_equal(cria(&out, &err, "tune -m /nonexistent/model.gguf --no-save"), 1);
-    assert_contains(err, "error: ");
-    assert_contains(err, "/nonexistent/model.gguf");
+    test_assert_contains(err, "error: ");
+    test_assert_contains(err, "/nonexistent/model.gguf");
     free(out), free(err);
     assert_int_equal(cria(&out, &err, "tune -h"), 0);
-    assert_contains(out, "usage: cria tune");
-    assert_contains(out, "CRIA_TUNE_DIR");
+    test_assert_contains(out, "usage: cria tune");
+    test_assert_contains(out, "CRIA_TUNE_DIR");
     free(out), free(err);
     assert_int_equal(cria(&out, &err, "-h"), 0);
-    assert_contains(out, "tune ");
+    test_assert_contains(out, "tune ");
     free(out), free(err);
 }
 
@@ -378,19 +362,19 @@ static void test_tune_quick_then_run(void **state)
     const char *m = test_shared(GGUF_F32);
     char *out, *err;
     assert_int_equal(cria(&out, &err, "tune --quick -m %s", m), 0);
-    assert_contains(out, "| pp threads   | 1 ");
-    assert_contains(out, "| tg threads   | 1 ");
-    assert_contains(out, "chosen: -t ");
-    assert_contains(err, "tune [1/");
-    assert_contains(err, "tune: quick search took ");
-    assert_contains(err, "tune: saved ");
-    assert_contains(err, dir);
+    test_assert_contains(out, "| pp threads   | 1 ");
+    test_assert_contains(out, "| tg threads   | 1 ");
+    test_assert_contains(out, "chosen: -t ");
+    test_assert_contains(err, "tune [1/");
+    test_assert_contains(err, "tune: quick search took ");
+    test_assert_contains(err, "tune: saved ");
+    test_assert_contains(err, dir);
     /* the saved file is the one the keys name, and it reads back */
     char cpu[160], shape[160], path[1200];
     model_keys(cpu, sizeof cpu, shape, sizeof shape);
     cria_error e;
     assert_int_equal(cria_tune_path(cpu, shape, path, sizeof path, &e), CRIA_OK);
-    assert_contains(err, path);
+    test_assert_contains(err, path);
     cria_tuning *t = malloc(sizeof *t);
     assert_int_equal(cria_tunefile_read(path, t, &e), CRIA_OK);
     assert_string_equal(t->mode, "quick");
@@ -402,7 +386,7 @@ static void test_tune_quick_then_run(void **state)
     snprintf(line, sizeof line, "tune: using %s (-t %d -tb %d --poll %d", path, t->n_threads, t->n_threads_batch,
              t->poll);
     assert_int_equal(cria(&out, &err, "run -m %s -p Once -n 4 --temp 0", m), 0);
-    assert_contains(err, line);
+    test_assert_contains(err, line);
     free(out), free(err);
     free(t);
 
@@ -453,12 +437,12 @@ static void test_profile_run(void **state)
     assert_int_equal(cria(&plain, NULL, "run -m %s -p 'Once upon a time' -n 24 --temp 0 -t 2", m), 0);
     assert_int_equal(cria(&prof, &err, "run -m %s -p 'Once upon a time' -n 24 --temp 0 -t 2 --profile", m), 0);
     assert_string_equal(plain, prof); /* profiling changes no result */
-    assert_contains(err, "eval time =");
+    test_assert_contains(err, "eval time =");
     assert_true(strstr(err, "profile: prompt") > strstr(err, "total time ="));
     assert_true(fabs(profile_percent(err, "profile: prompt") - 100.0) < 0.2);
     assert_true(fabs(profile_percent(err, "profile: generation") - 100.0) < 0.2);
-    assert_contains(err, "profile: generation: 23 tokens, 23 decode calls, threads 2");
-    assert_contains(err, "workers idle at joins:");
+    test_assert_contains(err, "profile: generation: 23 tokens, 23 decode calls, threads 2");
+    test_assert_contains(err, "workers idle at joins:");
     free(plain), free(prof), free(err);
 }
 
@@ -470,7 +454,7 @@ static void test_profile_bench(void **state)
     assert_int_equal(cria(&out, &err, "bench -m %s -p 16 -n 8 -r 2 -t 1 --profile", test_shared(GGUF_F32)), 0);
     assert_true(fabs(profile_percent(err, "pp16, 1x1 threads, prompt: 32 tokens") - 100.0) < 0.2);
     assert_true(fabs(profile_percent(err, "tg8, 1x1 threads, generation: 16 tokens") - 100.0) < 0.2);
-    assert_contains(out, " tg8 |"); /* the results table is untouched */
+    test_assert_contains(out, " tg8 |"); /* the results table is untouched */
     free(out), free(err);
 }
 

@@ -1,11 +1,15 @@
 #include "util.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 const char *test_shared(const char *rel)
 {
@@ -110,4 +114,12 @@ double test_nmse(const float *ref, const float *got, size_t n)
         den += (double)ref[i] * (double)ref[i];
     }
     return den > 0 ? num / den : num;
+}
+
+void test_assert_contains(const char *hay, const char *needle)
+{
+    if (!hay || !strstr(hay, needle)) {
+        print_error("expected \"%s\" in:\n%s\n", needle, hay ? hay : "(null)");
+        fail();
+    }
 }

@@ -36,4 +36,16 @@ int test_run_cria(const char *args, char **out, char **err);
 /* Normalised mean squared error sum((a-b)^2) / sum(a^2). */
 double test_nmse(const float *ref, const float *got, size_t n);
 
+/* Fails the running cmocka test, printing hay, unless hay holds needle. */
+void test_assert_contains(const char *hay, const char *needle);
+
+/* Skips the running cmocka test (saying why) when the shared file rel is missing. */
+#define SKIP_WITHOUT(rel)                                        \
+    do {                                                         \
+        if (!test_have(rel)) {                                   \
+            print_message("skipped: no %s\n", test_shared(rel)); \
+            skip();                                              \
+        }                                                        \
+    } while (0)
+
 #endif
