@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "base/fp16.h"
+#include "kernels/ops.h"
 #include "kernels/vec.h"
 
 static float dot_f32(int64_t n, const float *x, const float *y)
@@ -70,19 +71,10 @@ static void exp_f32(int64_t n, const float *x, float *y)
         y[i] = expf(x[i]);
 }
 
+/* The reference is ops.c's softmax (libm's expf, the sum in double). */
 static void softmax_f32(int64_t n, float *x)
 {
-    float max = x[0];
-    for (int64_t i = 1; i < n; i++)
-        max = x[i] > max ? x[i] : max;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += (double)x[i];
-    }
-    const float inv = (float)(1.0 / sum);
-    for (int64_t i = 0; i < n; i++)
-        x[i] *= inv;
+    cria_softmax(n, x);
 }
 
 static void swiglu_f32(int64_t n, float *g, const float *u)
