@@ -339,6 +339,86 @@ static void bench_attention(bench_ctx *b)
     }
 }
 
+/* ---- attention over a prompt (multi-query, causal) ------------------------------------ */
+
+typedef struct mq_arg {
+    const cria_vec_kernels *vk;
+    cria_attn_layer layer;
+    int n_tok;
+    float *q, *out, *scratch;
+    size_t scratch_floats;
+    atomic_int next;
+} mq_arg;
+
+/*
+ * Items as the forward pass hands them out: one token's every head when there
+ * are at least as many tokens as threads; token i attends to cells 0..i.
+ */
+static void mq_task(void *p, int ith, int nth)
+{
+    (void)nth;
+    mq_arg *a = p;
+    const int q_dim = a->layer.n_head * a->layer.head_dim;
+    for (;;) {
+        const int i = atomic_fetch_add(&a->next, 1);
+        if (i >= a->n_tok)
+            break;
+        cria_attention(a->vk, &a->layer, 0, a->layer.n_head_kv, 0, i, a->q + (size_t)i * q_dim,
+                       a->out + (size_t)i * q_dim, a->scratch + (size_t)ith * a->scratch_floats);
+    }
+}
+
+static void run_mq(bench_ctx *b, void *arg, int nth)
+{
+    mq_arg *a = arg;
+    atomic_store(&a->next, 0);
+    if (nth == 1) {
+        const int q_dim = a->layer.n_head * a->layer.head_dim;
+        for (int i = 0; i < a->n_tok; i++)
+            cria_attention(b->vk, &a->layer, 0, a->layer.n_head_kv, 0, i, a->q + (size_t)i * q_dim,
+                           a->out + (size_t)i * q_dim, a->scratch);
+    } else {
+        cria_pool_run(b->pool, nth, mq_task, a);
+    }
+}
+
+static void bench_attention_prompt(bench_ctx *b)
+{
+    static const int heads[] = {8, 32}, toks[] = {8, 32, 128};
+    for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
+        for (size_t ti = 0; ti < sizeof toks / sizeof toks[0]; ti++) {
+            const int hd = 64, nkv = heads[h], n = toks[ti], q_dim = heads[h] * hd;
+            mq_arg a = {.vk = b->vk,
+                        .layer = {.n_head = heads[h], .n_head_kv = nkv, .head_dim = hd, .n_cells = n,
+                                  .scale = 0.125f},
+                        .n_tok = n};
+            const size_t kv = (size_t)n * (size_t)nkv * hd;
+            uint16_t *k = malloc(kv * 2), *v = malloc(kv * 2);
+            int32_t *pos = malloc((size_t)n * sizeof *pos), *seq = calloc((size_t)n, sizeof *seq);
+            for (size_t i = 0; i < kv; i++)
+                k[i] = cria_f32_to_fp16(frand()), v[i] = cria_f32_to_fp16(frand());
+            for (int i = 0; i < n; i++)
+                pos[i] = i;
+            a.layer.k = k, a.layer.v = v, a.layer.cell_pos = pos, a.layer.cell_seq = seq;
+            a.q = rand_floats((size_t)n * q_dim);
+            a.out = malloc((size_t)n * q_dim * sizeof *a.out);
+            a.scratch_floats = cria_attention_scratch_floats(&a.layer);
+            a.scratch = malloc((size_t)b->max_threads * a.scratch_floats * sizeof *a.scratch);
+            char size[64];
+            snprintf(size, sizeof size, "%d tok x %d heads (causal)", n, heads[h]);
+            double serial = 0;
+            /* cells read: token i reads i + 1 cells of K and V */
+            const double bytes = 4.0 * (double)nkv * hd * (double)n * (double)(n + 1) / 2.0;
+            for (int t = 1; t <= b->max_threads; t++) {
+                double ns = time_ns(b, run_mq, &a, t, 10);
+                serial = t == 1 ? ns : serial;
+                row(b, "attention", size, t, ns, serial, bytes, 0);
+            }
+            free(k), free(v), free(pos), free(seq), free(a.q), free(a.out), free(a.scratch);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     bench_ctx b = {.max_threads = 2, .reps = 5, .first_row = true};
@@ -372,6 +452,7 @@ int main(int argc, char **argv)
     bench_empty(&b);
     bench_rows(&b);
     bench_attention(&b);
+    bench_attention_prompt(&b);
     bench_matmul(&b);
     if (b.json)
         printf("\n]}\n");
