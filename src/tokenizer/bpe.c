@@ -26,6 +26,7 @@
 
 #include "base/error.h"
 #include "tokenizer/bpe_pre.h"
+#include "tokenizer/heap.h"
 
 /* One merge: the pair's rank and the token it makes. */
 typedef struct bpe_merge {
@@ -315,39 +316,7 @@ static bool pair_before(const bpe_pair *a, const bpe_pair *b)
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
 }
 
-static void heap_push(bpe_work *w, bpe_pair p)
-{
-    int32_t i = w->n_heap++;
-    while (i > 0) {
-        int32_t parent = (i - 1) / 2;
-        if (!pair_before(&p, &w->heap[parent]))
-            break;
-        w->heap[i] = w->heap[parent];
-        i = parent;
-    }
-    w->heap[i] = p;
-}
-
-static bpe_pair heap_pop(bpe_work *w)
-{
-    bpe_pair top = w->heap[0];
-    bpe_pair last = w->heap[--w->n_heap];
-    int32_t n = w->n_heap, i = 0;
-    for (;;) {
-        int32_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && pair_before(&w->heap[c + 1], &w->heap[c]))
-            c++;
-        if (!pair_before(&w->heap[c], &last))
-            break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n > 0)
-        w->heap[i] = last;
-    return top;
-}
+CRIA_HEAP_DEFINE(pair_heap, bpe_pair, pair_before)
 
 /* Queues the pair (left, right) when a merge joins their tokens. */
 static void try_pair(const cria_bpe *b, bpe_work *w, int32_t left, int32_t right)
@@ -359,7 +328,7 @@ static void try_pair(const cria_bpe *b, bpe_work *w, int32_t left, int32_t right
         return;
     const bpe_merge *m = merge_find(b, l, r);
     if (m)
-        heap_push(w, (bpe_pair){m->rank, left, right, l, r, m->result});
+        pair_heap_push(w->heap, &w->n_heap, (bpe_pair){m->rank, left, right, l, r, m->result});
 }
 
 /* Encodes one word (n raw bytes) into w->out; returns the token count. */
@@ -382,7 +351,7 @@ static int32_t encode_word(const cria_vocab *v, const cria_bpe *b, bpe_work *w, 
     for (int32_t i = 1; i < n; i++)
         try_pair(b, w, i - 1, i);
     while (w->n_heap > 0) {
-        bpe_pair p = heap_pop(w);
+        bpe_pair p = pair_heap_pop(w->heap, &w->n_heap);
         bpe_symbol *l = &w->sym[p.left], *r = &w->sym[p.right];
         if (l->n == 0 || r->n == 0 || l->next != p.right || l->id != p.lid || r->id != p.rid)
             continue; /* stale: one side changed since it was queued */

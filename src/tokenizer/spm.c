@@ -22,6 +22,7 @@
 
 #include "tokenizer/vocab.h"
 #include "tokenizer/vocab_impl.h"
+#include "tokenizer/heap.h"
 
 typedef struct spm_symbol {
     int32_t prev, next; /* neighbours in the list, -1 at the ends */
@@ -47,39 +48,7 @@ static bool bigram_before(const spm_bigram *a, const spm_bigram *b)
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-static void heap_push(spm_work *w, spm_bigram b)
-{
-    int32_t i = w->n_heap++;
-    while (i > 0) {
-        int32_t parent = (i - 1) / 2;
-        if (!bigram_before(&b, &w->heap[parent]))
-            break;
-        w->heap[i] = w->heap[parent];
-        i = parent;
-    }
-    w->heap[i] = b;
-}
-
-static spm_bigram heap_pop(spm_work *w)
-{
-    spm_bigram top = w->heap[0];
-    spm_bigram last = w->heap[--w->n_heap];
-    int32_t n = w->n_heap, i = 0;
-    for (;;) {
-        int32_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && bigram_before(&w->heap[c + 1], &w->heap[c]))
-            c++;
-        if (!bigram_before(&w->heap[c], &last))
-            break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n > 0)
-        w->heap[i] = last;
-    return top;
-}
+CRIA_HEAP_DEFINE(bigram_heap, spm_bigram, bigram_before)
 
 /* Queues the pair (left, right) when their concatenation is a token. */
 static void try_pair(const cria_vocab *v, spm_work *w, int32_t left, int32_t right)
@@ -91,14 +60,14 @@ static void try_pair(const cria_vocab *v, spm_work *w, int32_t left, int32_t rig
     cria_token t = cria_vocab_find(v, w->text + l->off, size);
     if (t < 0)
         return;
-    heap_push(w, (spm_bigram){left, right, v->score[t], size});
+    bigram_heap_push(w->heap, &w->n_heap, (spm_bigram){left, right, v->score[t], size});
 }
 
 /* Applies the best queued merge until none is left. */
 static void merge_all(const cria_vocab *v, spm_work *w)
 {
     while (w->n_heap > 0) {
-        spm_bigram b = heap_pop(w);
+        spm_bigram b = bigram_heap_pop(w->heap, &w->n_heap);
         spm_symbol *l = &w->sym[b.left], *r = &w->sym[b.right];
         if (l->n == 0 || r->n == 0 || l->next != b.right || l->n + r->n != b.size)
             continue; /* stale: one side merged since it was queued */
