@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "cria.h"
 #include "server/sched.h"
+#include "model/profile.h"
 
 typedef struct batch_opts {
     const char *model, *vocab, *file, *out;
@@ -30,7 +31,7 @@ typedef struct batch_opts {
     const char *stop[CRIA_SCHED_MAX_STOP]; /* --stop, for prompts without their own */
     int32_t n_stop;
     cria_sampling_opts smp; /* -s and llama-cli's sampling options, shared with cria run */
-    bool compare, quiet;
+    bool compare, quiet, profile;
     cria_app_slot_tune tune; /* --no-tune; filled from the tuning file */
 } batch_opts;
 
@@ -99,6 +100,9 @@ static void batch_usage(FILE *f)
             "  -t, --threads N        threads (default: physical cores)\n"
             "  -tb, --threads-batch N threads for multi-token passes (default: same as -t)\n"
             "      --compare          also run the prompts one by one (-np 1) and print the speedup\n"
+            "      --profile          before the summary, time per op kind in the batched run's forward\n"
+            "                         passes (matmuls by weight, attention, norms, ..., sync wait), as in\n"
+            "                         cria run --profile (sampling happens outside them)\n"
             "      --no-tune          ignore the tuning file of cria tune (by default, when it matches this\n"
             "                         CPU and model shape, it sets -t, -tb, --poll and the parallel\n"
             "                         thresholds that the flags leave open)\n"
@@ -148,6 +152,8 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
             ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads_batch);
         } else if (!strcmp(a, "--compare")) {
             o->compare = true;
+        } else if (!strcmp(a, "--profile")) {
+            o->profile = true;
         } else if (!strcmp(a, "--no-tune")) {
             o->tune.no_tune = true;
         } else if (cria_sampling_arg(argc, argv, &i, &o->smp, &ok)) {
@@ -489,8 +495,9 @@ static void on_done(void *user, const cria_sched_result *res)
  * each over a fresh context, submitting as slots free up (the queue holds
  * 2 x n_slots). Fills r->res and r->wall_ms; false after printing why.
  */
+/* profile: time the forward passes by op kind and print the table at the end (the batched pass). */
 static bool run_all(cria_model *model, const batch_opts *o, const cria_sampler_params *sp, int32_t n_slots,
-                    int32_t slot_ctx, batch_run *r)
+                    int32_t slot_ctx, bool profile, batch_run *r)
 {
     cria_context_params cp = cria_context_default_params();
     cp.n_ctx = slot_ctx * n_slots;
@@ -511,6 +518,8 @@ static bool run_all(cria_model *model, const batch_opts *o, const cria_sampler_p
         cria_app_error("%s: %s", o->model, err.msg);
         return false;
     }
+    if (profile)
+        cria_context_set_profile(ctx, true);
     cria_sched_params spar = {.n_slots = n_slots, .n_batch = 0, .max_queue = 2 * n_slots};
     if (cria_sched_init(model, ctx, &spar, &s, &err) != CRIA_OK) {
         cria_app_error("%s", err.msg);
@@ -555,6 +564,10 @@ static bool run_all(cria_model *model, const batch_opts *o, const cria_sampler_p
     r->wall_ms = (double)(cria_time_us() - r->t0) / 1e3;
     cria_sched_get_stats(s, &r->stats);
     cria_sched_free(s);
+    if (profile) {
+        const cria_profile prof = cria_context_profile(ctx);
+        cria_profile_print(stderr, "batch: forward passes", &prof);
+    }
     cria_context_free(ctx);
     return ok;
 }
@@ -699,7 +712,7 @@ int cria_cmd_batch(int argc, char **argv)
     if (!o.quiet)
         fprintf(stderr, "batch: %s, %d prompts, %d slots x %d tokens of context, %d threads\n", mi.name, n, o.n_slots,
                 slot_ctx, o.n_threads);
-    if (!run_all(model, &o, &sp, o.n_slots, slot_ctx, &par))
+    if (!run_all(model, &o, &sp, o.n_slots, slot_ctx, o.profile, &par))
         goto done;
     if (fflush(out) != 0 || ferror(out)) {
         cria_app_error("cannot write %s", o.out ? o.out : "stdout");
@@ -714,7 +727,7 @@ int cria_cmd_batch(int argc, char **argv)
         }
         if (!o.quiet)
             fprintf(stderr, "batch: --compare: the same prompts one by one (-np 1)\n");
-        if (!run_all(model, &o, &sp, 1, slot_ctx, &seq))
+        if (!run_all(model, &o, &sp, 1, slot_ctx, false, &seq))
             goto done;
     }
     if (!o.quiet)

@@ -870,6 +870,18 @@ static void test_batch_bad_input(void **state)
     assert_int_equal(count_lines(out), 2);
     assert_non_null(strstr(out, "\"n_gen\":3"));
     assert_non_null(strstr(out, "\"prompt\":\"a \\\"b\\\"\\n\""));
+    /* --profile: the op table on stderr, the JSONL on stdout as before */
+    snprintf(args, sizeof args, "batch " MODEL_ARGS " -f %s --temp 0 --profile", test_shared(CKPT),
+             test_shared(TOK512), in);
+    char *pout = NULL, *perr = NULL;
+    assert_int_equal(test_run_cria(args, &pout, &perr), 0);
+    assert_int_equal(count_lines(pout), 2);
+    assert_non_null(strstr(pout, "\"n_gen\":3"));
+    assert_non_null(strstr(perr, "| matmul gate/up"));
+    assert_non_null(strstr(perr, "| attention"));
+    assert_non_null(strstr(perr, "| total            |"));
+    free(pout);
+    free(perr);
     free(out);
     /* stop strings: the line's own, else --stop */
     jl = "{\"prompt\": \"Once upon a time\", \"stop\": [\"Lily\"]}\n{\"prompt\": \"Once upon a time\"}\n";
