@@ -1,5 +1,7 @@
 #include "args.h"
 
+#include <string.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -73,4 +75,33 @@ bool cria_arg_f32(int argc, char **argv, int *i, float lo, float hi, float *out)
     }
     *out = (float)v;
     return true;
+}
+
+bool cria_cpu_arg(int argc, char **argv, int *i, cria_cpu_params *cpu, bool *ok)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "-C") || !strcmp(a, "--cpu-mask"))
+        *ok = cria_arg_str(argc, argv, i, &cpu->cpu_mask);
+    else if (!strcmp(a, "-Cr") || !strcmp(a, "--cpu-range"))
+        *ok = cria_arg_str(argc, argv, i, &cpu->cpu_range);
+    else if (!strcmp(a, "--cpu-strict"))
+        *ok = cria_arg_i32(argc, argv, i, 0, 1, &cpu->strict);
+    else if (!strcmp(a, "--prio"))
+        *ok = cria_arg_i32(argc, argv, i, -1, 3, &cpu->prio);
+    else if (!strcmp(a, "--numa"))
+        *ok = cria_arg_str(argc, argv, i, &cpu->numa);
+    else
+        return false;
+    return true;
+}
+
+void cria_cpu_usage(FILE *f)
+{
+    fprintf(f, "  -C, --cpu-mask HEX     CPUs the threads may use, a hex mask of any length (bit i = CPU i)\n"
+               "  -Cr, --cpu-range A-B   CPUs A..B, added to the mask\n"
+               "      --cpu-strict 0|1   1: thread i pinned to the i-th selected CPU (default 0: threads float)\n"
+               "      --prio N           -1 low, 0 normal (default), 1 medium, 2 high, 3 realtime\n"
+               "      --numa MODE        distribute: threads spread over NUMA nodes, each node's share of the\n"
+               "                         weight rows bound to it; isolate: all on this thread's node; none\n"
+               "                         (default; one node: both do nothing)\n");
 }

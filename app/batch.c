@@ -32,6 +32,7 @@ typedef struct batch_opts {
     int32_t n_stop;
     cria_sampling_opts smp; /* -s and llama-cli's sampling options, shared with cria run */
     bool compare, quiet, profile;
+    cria_cpu_params cpu;     /* -C, -Cr, --cpu-strict, --prio, --numa */
     cria_app_slot_tune tune; /* --no-tune; filled from the tuning file */
 } batch_opts;
 
@@ -103,9 +104,12 @@ static void batch_usage(FILE *f)
             "      --profile          before the summary, time per op kind in the batched run's forward\n"
             "                         passes (matmuls by weight, attention, norms, ..., sync wait), as in\n"
             "                         cria run --profile (sampling happens outside them)\n"
+            "      --poll N           pool threads poll 0..100 before sleeping (default 50)\n"
             "      --no-tune          ignore the tuning file of cria tune (by default, when it matches this\n"
             "                         CPU and model shape, it sets -t, -tb, --poll and the parallel\n"
-            "                         thresholds that the flags leave open)\n"
+            "                         thresholds that the flags leave open)\n");
+    cria_cpu_usage(f);
+    fprintf(f,
             "      --stop S           end a prompt's text where S appears (cut before it); repeatable,\n"
             "                         for prompts without their own JSONL \"stop\" (a string or an array)\n"
             "      --log-disable      no progress line or summary\n"
@@ -124,6 +128,8 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
     o->n_slots = 4;
     o->n_predict = 128;
     cria_sampling_opts_init(&o->smp);
+    o->cpu = cria_cpu_default_params();
+    o->tune.poll = -1; /* not given: the tuning file's, else 50 */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -156,6 +162,10 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
             o->profile = true;
         } else if (!strcmp(a, "--no-tune")) {
             o->tune.no_tune = true;
+        } else if (!strcmp(a, "--poll")) {
+            ok = cria_arg_i32(argc, argv, &i, 0, 100, &o->tune.poll);
+        } else if (cria_cpu_arg(argc, argv, &i, &o->cpu, &ok)) {
+            /* -C, -Cr, --cpu-strict, --prio, --numa */
         } else if (cria_sampling_arg(argc, argv, &i, &o->smp, &ok)) {
             /* -s, --temp, --top-k, ... as cria run takes them */
         } else if (!strcmp(a, "--stop")) {
@@ -497,7 +507,7 @@ static void on_done(void *user, const cria_sched_result *res)
  */
 /* profile: time the forward passes by op kind and print the table at the end (the batched pass). */
 static bool run_all(cria_model *model, const batch_opts *o, const cria_sampler_params *sp, int32_t n_slots,
-                    int32_t slot_ctx, bool profile, batch_run *r)
+                    int32_t slot_ctx, const cria_placement *placement, bool profile, batch_run *r)
 {
     cria_context_params cp = cria_context_default_params();
     cp.n_ctx = slot_ctx * n_slots;
@@ -510,6 +520,7 @@ static bool run_all(cria_model *model, const batch_opts *o, const cria_sampler_p
     cp.n_threads = o->n_threads;
     cp.n_threads_batch = o->n_threads_batch;
     cp.poll = o->tune.poll;
+    cp.placement = placement;
     cp.thresholds = o->tune.thresholds[0] ? o->tune.thresholds : NULL;
     cria_context *ctx = NULL;
     cria_sched *s = NULL;
@@ -687,8 +698,7 @@ int cria_cmd_batch(int argc, char **argv)
     batch_run par = {0}, seq = {0};
     int32_t slot_ctx;
     o.tune.quiet = o.quiet;
-    o.tune.poll = -1;
-    if (!cria_app_load_slots(o.model, o.vocab, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &model,
+    if (!cria_app_load_slots(o.model, o.vocab, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &o.cpu, &model,
                              &placement, &slot_ctx, &o.tune))
         goto done;
     cria_model_info mi;
@@ -712,7 +722,7 @@ int cria_cmd_batch(int argc, char **argv)
     if (!o.quiet)
         fprintf(stderr, "batch: %s, %d prompts, %d slots x %d tokens of context, %d threads\n", mi.name, n, o.n_slots,
                 slot_ctx, o.n_threads);
-    if (!run_all(model, &o, &sp, o.n_slots, slot_ctx, o.profile, &par))
+    if (!run_all(model, &o, &sp, o.n_slots, slot_ctx, placement, o.profile, &par))
         goto done;
     if (fflush(out) != 0 || ferror(out)) {
         cria_app_error("cannot write %s", o.out ? o.out : "stdout");
@@ -727,7 +737,7 @@ int cria_cmd_batch(int argc, char **argv)
         }
         if (!o.quiet)
             fprintf(stderr, "batch: --compare: the same prompts one by one (-np 1)\n");
-        if (!run_all(model, &o, &sp, 1, slot_ctx, false, &seq))
+        if (!run_all(model, &o, &sp, 1, slot_ctx, placement, false, &seq))
             goto done;
     }
     if (!o.quiet)

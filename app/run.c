@@ -47,18 +47,12 @@ static void run_usage(FILE *f)
             "  -t, --threads N        threads for generation (default: physical cores available, no SMT\n"
             "                         siblings, no efficiency cores)\n"
             "  -tb, --threads-batch N threads for the prompt (default: same as -t)\n"
-            "  -C, --cpu-mask HEX     CPUs the threads may use, a hex mask of any length (bit i = CPU i)\n"
-            "  -Cr, --cpu-range A-B   CPUs A..B, added to the mask\n"
-            "      --cpu-strict 0|1   1: thread i pinned to the i-th selected CPU (default 0: threads float)\n"
-            "      --prio N           -1 low, 0 normal (default), 1 medium, 2 high, 3 realtime\n"
             "      --poll 0..100      how long idle threads poll for work before sleeping (default 50; 0: sleep)\n"
             "      --no-tune          ignore the tuning file of cria tune (by default its -t, -tb, --poll and\n"
             "                         parallel thresholds are used when it matches this CPU and model shape;\n"
-            "                         -t, -tb and --poll given here override it)\n"
-            "      --numa MODE        distribute: threads spread over NUMA nodes, each node's share of the\n"
-            "                         weight rows bound to it; isolate: all on this thread's node; none\n"
-            "                         (default; one node: both do nothing)\n"
-            "\n");
+            "                         -t, -tb and --poll given here override it)\n");
+    cria_cpu_usage(f);
+    fprintf(f, "\n");
     cria_sampling_usage(f);
     fprintf(f,
             "      --dump-logits FILE write the float32 logits of the last prompt position to FILE\n"
@@ -107,16 +101,8 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
             ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads);
         } else if (!strcmp(a, "-tb") || !strcmp(a, "--threads-batch")) {
             ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads_batch);
-        } else if (!strcmp(a, "-C") || !strcmp(a, "--cpu-mask")) {
-            ok = cria_arg_str(argc, argv, &i, &o->cpu.cpu_mask);
-        } else if (!strcmp(a, "-Cr") || !strcmp(a, "--cpu-range")) {
-            ok = cria_arg_str(argc, argv, &i, &o->cpu.cpu_range);
-        } else if (!strcmp(a, "--cpu-strict")) {
-            ok = cria_arg_i32(argc, argv, &i, 0, 1, &o->cpu.strict);
-        } else if (!strcmp(a, "--prio")) {
-            ok = cria_arg_i32(argc, argv, &i, -1, 3, &o->cpu.prio);
-        } else if (!strcmp(a, "--numa")) {
-            ok = cria_arg_str(argc, argv, &i, &o->cpu.numa);
+        } else if (cria_cpu_arg(argc, argv, &i, &o->cpu, &ok)) {
+            /* -C, -Cr, --cpu-strict, --prio, --numa */
         } else if (!strcmp(a, "--poll")) {
             ok = cria_arg_i32(argc, argv, &i, 0, 100, &o->poll);
         } else if (cria_sampling_arg(argc, argv, &i, &o->smp, &ok)) {

@@ -20,6 +20,7 @@
 typedef struct serve_opts {
     const char *model, *vocab, *host, *api_key, *chat_template, *alias;
     int32_t port, n_ctx, n_slots, n_batch, n_threads, n_threads_batch, timeout_s, max_queue, max_body_kib, poll;
+    cria_cpu_params cpu; /* -C, -Cr, --cpu-strict, --prio, --numa */
     bool quiet, no_tune;
 } serve_opts;
 
@@ -45,7 +46,9 @@ static void serve_usage(FILE *f)
             "      --poll N           pool threads poll 0..100 before sleeping (default 50)\n"
             "      --no-tune          ignore the tuning file of cria tune (by default, when it matches this\n"
             "                         CPU and model shape, it sets -t, -tb, --poll and the parallel\n"
-            "                         thresholds that the flags leave open)\n"
+            "                         thresholds that the flags leave open)\n");
+    cria_cpu_usage(f);
+    fprintf(f,
             "      --api-key KEY      require \"Authorization: Bearer KEY\" (all endpoints but /health)\n"
             "      --timeout S        close idle connections and cancel requests after S seconds (default 600)\n"
             "      --max-queue N      requests waiting for a slot before 503 (default 64)\n"
@@ -68,6 +71,7 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o)
     o->max_queue = 64;
     o->max_body_kib = 1024;
     o->poll = -1; /* not given: the tuning file's, else 50 */
+    o->cpu = cria_cpu_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -94,6 +98,8 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o)
             ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads_batch);
         } else if (!strcmp(a, "--poll")) {
             ok = cria_arg_i32(argc, argv, &i, 0, 100, &o->poll);
+        } else if (cria_cpu_arg(argc, argv, &i, &o->cpu, &ok)) {
+            /* -C, -Cr, --cpu-strict, --prio, --numa */
         } else if (!strcmp(a, "--api-key")) {
             ok = cria_arg_str(argc, argv, &i, &o->api_key);
         } else if (!strcmp(a, "--timeout")) {
@@ -173,8 +179,8 @@ int cria_cmd_serve(int argc, char **argv)
         goto done;
     int32_t slot_ctx;
     cria_app_slot_tune tune = {.no_tune = o.no_tune, .quiet = o.quiet, .poll = o.poll};
-    if (!cria_app_load_slots(o.model, o.vocab, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &model,
-                             &placement, &slot_ctx, &tune))
+    if (!cria_app_load_slots(o.model, o.vocab, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &o.cpu,
+                             &model, &placement, &slot_ctx, &tune))
         goto done;
     cria_model_info mi;
     cria_model_get_info(model, &mi);
@@ -186,6 +192,7 @@ int cria_cmd_serve(int argc, char **argv)
     cp.n_threads = o.n_threads;
     cp.n_threads_batch = o.n_threads_batch;
     cp.poll = tune.poll;
+    cp.placement = placement;
     cp.thresholds = tune.thresholds[0] ? tune.thresholds : NULL;
     if (cria_context_init(model, &cp, &ctx, &err) != CRIA_OK) {
         cria_app_error("%s: %s", o.model, err.msg);

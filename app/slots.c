@@ -1,11 +1,13 @@
 #include "slots.h"
 
+#include <stdio.h>
+
 #include "args.h"
 #include "tune.h"
 
 bool cria_app_load_slots(const char *path, const char *vocab, int32_t n_ctx, int32_t n_slots, int32_t *n_threads,
-                         int32_t *n_threads_batch, cria_model **model, cria_placement **placement,
-                         int32_t *slot_ctx, cria_app_slot_tune *tune)
+                         int32_t *n_threads_batch, const cria_cpu_params *cpu, cria_model **model,
+                         cria_placement **placement, int32_t *slot_ctx, cria_app_slot_tune *tune)
 {
     cria_error err;
     cria_model_params mp = cria_model_default_params();
@@ -35,16 +37,18 @@ bool cria_app_load_slots(const char *path, const char *vocab, int32_t n_ctx, int
     }
     if (tune->poll < 0)
         tune->poll = 50;
-    if (*n_threads == 0 || *n_threads_batch == 0) {
-        cria_cpu_params cpu = cria_cpu_default_params();
-        if (cria_placement_init(&cpu, placement, &err) != CRIA_OK) {
-            cria_app_error("%s", err.msg);
-            return false;
-        }
-        if (*n_threads == 0)
-            *n_threads = cria_placement_default_threads(*placement);
+    /* where the threads run (bad --cpu-* / --numa values fail here), and how many by default */
+    cria_cpu_params where = cpu ? *cpu : cria_cpu_default_params();
+    where.n_threads = *n_threads > *n_threads_batch ? *n_threads : *n_threads_batch; /* 0: neither given */
+    if (cria_placement_init(&where, placement, &err) != CRIA_OK) {
+        cria_app_error("%s", err.msg);
+        return false;
     }
+    if (*n_threads == 0)
+        *n_threads = cria_placement_default_threads(*placement);
     if (*n_threads_batch == 0)
         *n_threads_batch = *n_threads;
+    if (cria_thread_set_priority(where.prio, &err) != CRIA_OK && !tune->quiet)
+        fprintf(stderr, "warning: %s\n", err.msg);
     return true;
 }

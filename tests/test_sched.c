@@ -852,7 +852,8 @@ static void test_batch_bad_input(void **state)
     expect_batch_error(".jsonl", "{\"prompt\": \"a\", \"max_tokens\": \"x\"}\n", "\"max_tokens\" must be an integer");
     expect_batch_error(".jsonl", "{\"prompt\": \"x\", \"stop\": [1]}\n", ":1: \"stop\" must be a string or an array");
     /* a prompt longer than a slot: 3 tokens of context per slot */
-    const char *in = test_tmp_path(".txt");
+    char in[256]; /* test_tmp_path's buffers rotate: keep this name */
+    snprintf(in, sizeof in, "%s", test_tmp_path(".txt"));
     assert_true(test_write_file(in, "Once upon a time\n", 17));
     char args[2048];
     snprintf(args, sizeof args, "batch " MODEL_ARGS " -f %s -c 12 -np 4", test_shared(CKPT), test_shared(TOK512), in);
@@ -870,6 +871,25 @@ static void test_batch_bad_input(void **state)
     assert_int_equal(count_lines(out), 2);
     assert_non_null(strstr(out, "\"n_gen\":3"));
     assert_non_null(strstr(out, "\"prompt\":\"a \\\"b\\\"\\n\""));
+    /* the thread placement options run and serve take too: pinned threads, the same text; bad values refused */
+    snprintf(args, sizeof args, "batch " MODEL_ARGS " -f %s --temp 0 --log-disable -t 2 --cpu-strict 1 --poll 0",
+             test_shared(CKPT), test_shared(TOK512), in);
+    char *pinned = NULL;
+    assert_int_equal(test_run_cria(args, &pinned, NULL), 0);
+    assert_int_equal(count_lines(pinned), 2);
+    assert_non_null(strstr(pinned, "\"text\":\" upon a time\""));
+    free(pinned);
+    snprintf(args, sizeof args, "batch " MODEL_ARGS " -f %s --numa sideways", test_shared(CKPT), test_shared(TOK512),
+             in);
+    char *perr0 = NULL;
+    assert_int_equal(test_run_cria(args, NULL, &perr0), 1);
+    assert_non_null(strstr(perr0, "--numa \"sideways\": must be distribute, isolate or none"));
+    free(perr0);
+    snprintf(args, sizeof args, "serve " MODEL_ARGS " --port 0 -C xyz", test_shared(CKPT), test_shared(TOK512));
+    perr0 = NULL;
+    assert_int_equal(test_run_cria(args, NULL, &perr0), 1);
+    assert_non_null(strstr(perr0, "--cpu-mask \"xyz\""));
+    free(perr0);
     /* --profile: the op table on stderr, the JSONL on stdout as before */
     snprintf(args, sizeof args, "batch " MODEL_ARGS " -f %s --temp 0 --profile", test_shared(CKPT),
              test_shared(TOK512), in);
