@@ -114,6 +114,7 @@ typedef struct rows_arg {
     int64_t n_rows, dim;
     float *x, *w, *y, *cs;
     int n_heads, head_dim;
+    const cria_vec_kernels *vk; /* rope: the kernel table's, as the forward pass calls it */
 } rows_arg;
 
 static void rows_task(void *p, int ith, int nth)
@@ -125,7 +126,7 @@ static void rows_task(void *p, int ith, int nth)
         if (a->kind == 0 || a->kind == 2)
             cria_rmsnorm(a->dim, a->x + r * a->dim, a->w, 1e-5f, a->y + r * a->dim);
         else
-            cria_rope(a->x + r * a->dim, a->n_heads, a->head_dim, a->head_dim, a->cs);
+            a->vk->rope_f32(a->x + r * a->dim, a->n_heads, a->head_dim, a->head_dim, a->cs, false);
     }
 }
 
@@ -173,7 +174,7 @@ static void bench_rows(bench_ctx *b)
     }
     static const int seqs[] = {1, 16, 64, 256, 512};
     for (size_t s = 0; s < sizeof seqs / sizeof seqs[0]; s++) {
-        rows_arg a = {.kind = 1, .n_rows = seqs[s], .n_heads = 16, .head_dim = 64, .dim = 16 * 64};
+        rows_arg a = {.kind = 1, .n_rows = seqs[s], .n_heads = 16, .head_dim = 64, .dim = 16 * 64, .vk = b->vk};
         a.x = rand_floats((size_t)a.n_rows * (size_t)a.dim);
         a.cs = malloc(64 * sizeof *a.cs);
         cria_rope_cache(7, 64, 10000.0f, a.cs);

@@ -729,6 +729,42 @@ static void test_vec_softmax(void **state)
     }
 }
 
+/* rope_f32 of every table, both pairings, with the bits of ops.c's cria_rope / cria_rope_neox. */
+static void test_vec_rope(void **state)
+{
+    (void)state;
+    static const struct {
+        int32_t n_heads, head_dim, n_rot;
+    } cfgs[] = {{3, 64, 64}, {2, 64, 32}, {2, 128, 128}, {1, 6, 6}, {4, 8, 8}};
+    cria_isa isas[CRIA_ISA_COUNT];
+    const int n_isa = isa_levels(isas);
+    rng r = {41};
+    float x0[512], want[512], got[512], cs[128];
+    for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
+        const int32_t nh = cfgs[ci].n_heads, hd = cfgs[ci].head_dim, n_rot = cfgs[ci].n_rot;
+        const size_t len = (size_t)nh * (size_t)hd;
+        for (size_t i = 0; i < len; i++)
+            x0[i] = rng_float(&r, -3.0f, 3.0f);
+        for (int32_t pos = 0; pos < 4000; pos += 997) {
+            cria_rope_cache(pos, n_rot, 10000.0f, cs);
+            for (int neox = 0; neox < 2; neox++) {
+                memcpy(want, x0, sizeof(float) * len);
+                if (neox)
+                    cria_rope_neox(want, nh, hd, n_rot, cs);
+                else
+                    cria_rope(want, nh, hd, n_rot, cs);
+                for (int ii = 0; ii < n_isa; ii++) {
+                    memcpy(got, x0, sizeof(float) * len);
+                    cria_vec_for(isas[ii])->rope_f32(got, nh, hd, n_rot, cs, neox);
+                    if (memcmp(got, want, sizeof(float) * len) != 0)
+                        fail_msg("rope_f32 %s neox %d %dx%d rot %d pos %d differs from the reference",
+                                 cria_isa_name(isas[ii]), neox, nh, hd, n_rot, pos);
+                }
+            }
+        }
+    }
+}
+
 /* swiglu_f32 of every table within a few ulp of the scalar table's g / (1 + expf(-g)) * u. */
 /*
  * Matmul tiles: every ISA's tile_f32 / tile_f16 against double sums at many
@@ -1454,6 +1490,7 @@ int main(void)
         cmocka_unit_test(test_vec_conversions),
         cmocka_unit_test(test_vec_exp),
         cmocka_unit_test(test_vec_softmax),
+        cmocka_unit_test(test_vec_rope),
         cmocka_unit_test(test_vec_swiglu),
         cmocka_unit_test(test_vec_tiles),
         cmocka_unit_test(test_isa_parse),

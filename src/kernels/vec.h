@@ -7,6 +7,7 @@
 #ifndef CRIA_KERNELS_VEC_H
 #define CRIA_KERNELS_VEC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/cpu.h"
@@ -29,6 +30,12 @@ typedef struct cria_vec_kernels {
     void (*bf16_to_f32)(int64_t n, const uint16_t *x, float *y);
     /* y[i] = exp(x[i]); y may alias x. SIMD versions are within 2 ulp of libm's expf. */
     void (*exp_f32)(int64_t n, const float *x, float *y);
+    /*
+     * RoPE of n_heads heads of head_dim floats, the first n_rot dimensions
+     * rotated by the angles in cs (cria_rope_cache); pairs (2i, 2i+1), or
+     * (i, i + n_rot/2) with neox. The bits of ops.c's cria_rope / cria_rope_neox.
+     */
+    void (*rope_f32)(float *x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const float *cs, bool neox);
     /* x[i] = exp(x[i] - max) / sum, the sum taken in double; n >= 1, finite inputs */
     void (*softmax_f32)(int64_t n, float *x);
     /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] */

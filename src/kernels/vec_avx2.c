@@ -6,6 +6,7 @@
 #include "base/fp16.h"
 #include "kernels/vec.h"
 #include "kernels/attn_x86.h"
+#include "kernels/rope_x86.h"
 
 static float hsum256(__m256 v)
 {
@@ -338,6 +339,7 @@ const cria_vec_kernels cria_vec_avx2 = {
     .bf16_to_f32 = bf16_to_f32,
     .exp_f32 = exp_f32,
     .softmax_f32 = softmax_f32,
+    .rope_f32 = rope_f32,
     .swiglu_f32 = swiglu_f32,
     .tile_rows = T_ROWS,
     .tile_toks = T_TOKS,

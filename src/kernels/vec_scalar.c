@@ -71,6 +71,15 @@ static void exp_f32(int64_t n, const float *x, float *y)
         y[i] = expf(x[i]);
 }
 
+/* The reference is ops.c's RoPE (libm's fmaf: correct on CPUs without FMA, a call per element). */
+static void rope_f32(float *x, int32_t n_heads, int32_t head_dim, int32_t n_rot, const float *cs, bool neox)
+{
+    if (neox)
+        cria_rope_neox(x, n_heads, head_dim, n_rot, cs);
+    else
+        cria_rope(x, n_heads, head_dim, n_rot, cs);
+}
+
 /* The reference is ops.c's softmax (libm's expf, the sum in double). */
 static void softmax_f32(int64_t n, float *x)
 {
@@ -145,6 +154,7 @@ const cria_vec_kernels cria_vec_scalar = {
     .bf16_to_f32 = bf16_to_f32,
     .exp_f32 = exp_f32,
     .softmax_f32 = softmax_f32,
+    .rope_f32 = rope_f32,
     .swiglu_f32 = swiglu_f32,
     .tile_rows = 4,
     .tile_toks = 4,

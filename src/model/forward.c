@@ -165,13 +165,9 @@ static void qkv_epilogue(cria_context *ctx, const cria_layer *L, int32_t layer, 
             cria_rmsnorm(hd, k + (int64_t)h * hd, L->k_norm, hp->rms_eps, k + (int64_t)h * hd);
     }
     const float *cs = ctx->rope_cs + (int64_t)i * hp->n_rot;
-    if (ctx->model->family->rope == CRIA_ROPE_NEOX) {
-        cria_rope_neox(q, hp->n_head, hd, hp->n_rot, cs);
-        cria_rope_neox(k, hp->n_head_kv, hd, hp->n_rot, cs);
-    } else {
-        cria_rope(q, hp->n_head, hd, hp->n_rot, cs);
-        cria_rope(k, hp->n_head_kv, hd, hp->n_rot, cs);
-    }
+    const bool neox = ctx->model->family->rope == CRIA_ROPE_NEOX;
+    ctx->vk->rope_f32(q, hp->n_head, hd, hp->n_rot, cs, neox);
+    ctx->vk->rope_f32(k, hp->n_head_kv, hd, hp->n_rot, cs, neox);
     if (ctx->model->family->scale_q) {
         const float scale = 1.0f / sqrtf((float)hd);
         for (int64_t j = 0; j < q_dim; j++)
