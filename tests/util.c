@@ -123,3 +123,11 @@ void test_assert_contains(const char *hay, const char *needle)
         fail();
     }
 }
+
+void test_check_bits(uint32_t got, uint32_t want, const char *what, long i)
+{
+    if (got != want) {
+        print_error("%s [%ld]: got 0x%08x, want 0x%08x\n", what, i, (unsigned)got, (unsigned)want);
+        fail();
+    }
+}

@@ -36,6 +36,9 @@ int test_run_cria(const char *args, char **out, char **err);
 /* Normalised mean squared error sum((a-b)^2) / sum(a^2). */
 double test_nmse(const float *ref, const float *got, size_t n);
 
+/* Fails the running cmocka test when two bit patterns differ, naming what and index i. */
+void test_check_bits(uint32_t got, uint32_t want, const char *what, long i);
+
 /* Fails the running cmocka test, printing hay, unless hay holds needle. */
 void test_assert_contains(const char *hay, const char *needle);
 
