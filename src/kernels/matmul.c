@@ -9,15 +9,6 @@
 enum { ROW_CHUNK = 16 };
 
 /*
- * A batch's first token tile brings the weights in from memory; the tile
- * PREFETCH_ROWS rows ahead is asked into L2 meanwhile, so the reads overlap
- * the FMAs (alone, the hardware prefetcher left 4-row tiles of 1.5 KB rows
- * waiting on memory: stories110M f16, 8 streams, 300-330 -> 387-394 t/s;
- * 16 rows ahead gave 352-369, 32 gave 325-358, the next tile into L1 less).
- */
-enum { PREFETCH_ROWS = 8 };
-
-/*
  * One-token matmuls of block types, and every matmul of f32/f16/bf16
  * weights, take bigger items where there are at least 8 per thread: a
  * thread then streams 64 contiguous rows and its kernels' prefetch of the
@@ -105,14 +96,6 @@ static void tile_rows(const matmul_task *t, const matmul_part *p, int64_t r0, in
         for (int64_t r = r0; r < r1; r += k->tile_rows) {
             const int nr = r1 - r < k->tile_rows ? (int)(r1 - r) : k->tile_rows;
             float *y = p->y + tok * rows + r;
-            if (tok == 0 && t->n > 1) {
-                const int64_t ahead = r + PREFETCH_ROWS;
-                if (ahead + k->tile_rows <= r1) {
-                    const char *next = (const char *)p->w->data + (size_t)ahead * p->w->row_bytes;
-                    for (size_t off = 0; off < (size_t)k->tile_rows * p->w->row_bytes; off += 64)
-                        __builtin_prefetch(next + off, 0, 2);
-                }
-            }
             if (f16)
                 k->tile_f16(cols, nr, (const uint16_t *)p->w->data + r * ws, ws, nt, (const float *)t->xc + tok * cols,
                             cols, y, rows);

@@ -242,6 +242,9 @@ static void swiglu_f32(int64_t n, float *g, const float *u)
  */
 enum { T_ROWS = 4, T_TOKS = 2 };
 
+/* Tiles of several tokens prefetch PF_ROWS rows ahead, as in vec_avx512.c. */
+enum { PF_ROWS = 8 };
+
 static inline __attribute__((always_inline)) __m256 tile_load(const void *p, int64_t i, bool f16)
 {
     return f16 ? load_f16((const uint16_t *)p + i) : _mm256_loadu_ps((const float *)p + i);
@@ -253,7 +256,7 @@ static inline __attribute__((always_inline)) float tile_elem(const void *p, int6
 }
 
 static inline __attribute__((always_inline)) void tile(int64_t n, int nr, const void *const *wr, int nt,
-                                                       const float *const *xt, bool f16, float *y, int64_t ys)
+                                                       const float *const *xt, bool f16, float *y, int64_t ys, int64_t pf)
 {
     __m256 acc[T_ROWS][T_TOKS];
     #pragma GCC unroll 4
@@ -281,6 +284,7 @@ static inline __attribute__((always_inline)) void tile(int64_t n, int nr, const 
             const __m256 x0 = _mm256_loadu_ps(xt[0] + i), x1 = _mm256_loadu_ps(xt[1] + i);
             #pragma GCC unroll 4
             for (int r = 0; r < T_ROWS; r++) {
+                _mm_prefetch((const char *)wr[r] + (f16 ? 2 : 4) * (i + pf), _MM_HINT_T1);
                 const __m256 wv = tile_load(wr[r], i, f16);
                 acc[r][0] = _mm256_fmadd_ps(wv, x0, acc[r][0]);
                 acc[r][1] = _mm256_fmadd_ps(wv, x1, acc[r][1]);
@@ -311,7 +315,7 @@ static void tile_f32(int64_t n, int nr, const float *w, int64_t ws, int nt, cons
         wr[r] = w + (r < nr ? r : 0) * ws;
     for (int t = 0; t < T_TOKS; t++)
         xt[t] = x + (t < nt ? t : 0) * xs;
-    tile(n, nr, wr, nt, xt, false, y, ys);
+    tile(n, nr, wr, nt, xt, false, y, ys, PF_ROWS * ws);
 }
 
 static void tile_f16(int64_t n, int nr, const uint16_t *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
@@ -323,7 +327,7 @@ static void tile_f16(int64_t n, int nr, const uint16_t *w, int64_t ws, int nt, c
         wr[r] = w + (r < nr ? r : 0) * ws;
     for (int t = 0; t < T_TOKS; t++)
         xt[t] = x + (t < nt ? t : 0) * xs;
-    tile(n, nr, wr, nt, xt, true, y, ys);
+    tile(n, nr, wr, nt, xt, true, y, ys, PF_ROWS * ws);
 }
 
 const cria_vec_kernels cria_vec_avx2 = {

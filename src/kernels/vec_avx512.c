@@ -229,6 +229,15 @@ static void swiglu_f32(int64_t n, float *g, const float *u)
  */
 enum { T_ROWS = 4, T_TOKS = 4 };
 
+/*
+ * A tile of several tokens asks for the same columns PF_ROWS rows further
+ * down into L2 as it goes. The four rows of a tile are four short streams
+ * (1.5-8 KB each) that the hardware prefetcher has barely learnt before
+ * they end: alone, a 768-column f16 matrix streamed from memory at 8 tokens
+ * ran 38 GFLOP/s on one thread against 102 from cache; with this, 72-84.
+ */
+enum { PF_ROWS = 8 };
+
 /* 16 elements from row p at element i, f32 or converted from f16; masked when m != 0xffff. */
 static inline __attribute__((always_inline)) __m512 tile_load(const void *p, int64_t i, bool f16, __mmask16 m)
 {
@@ -239,7 +248,7 @@ static inline __attribute__((always_inline)) __m512 tile_load(const void *p, int
 
 /* The tile for either element type (f16 a constant after inlining). */
 static inline __attribute__((always_inline)) void tile(int64_t n, int nr, const void *const *wr, int nt,
-                                                       const float *const *xt, bool f16, float *y, int64_t ys)
+                                                       const float *const *xt, bool f16, float *y, int64_t ys, int64_t pf)
 {
     __m512 acc[T_ROWS][T_TOKS];
     #pragma GCC unroll 4
@@ -276,6 +285,7 @@ static inline __attribute__((always_inline)) void tile(int64_t n, int nr, const 
                 xv[t] = _mm512_loadu_ps(xt[t] + i);
             #pragma GCC unroll 4
             for (int r = 0; r < T_ROWS; r++) {
+                _mm_prefetch((const char *)wr[r] + (f16 ? 2 : 4) * (i + pf), _MM_HINT_T1);
                 const __m512 wv = tile_load(wr[r], i, f16, all);
                 #pragma GCC unroll 4
                 for (int t = 0; t < T_TOKS; t++)
@@ -322,7 +332,7 @@ static void tile_f32(int64_t n, int nr, const float *w, int64_t ws, int nt, cons
         wr[r] = w + (r < nr ? r : 0) * ws;
     for (int t = 0; t < T_TOKS; t++)
         xt[t] = x + (t < nt ? t : 0) * xs;
-    tile(n, nr, wr, nt, xt, false, y, ys);
+    tile(n, nr, wr, nt, xt, false, y, ys, PF_ROWS * ws);
 }
 
 static void tile_f16(int64_t n, int nr, const uint16_t *w, int64_t ws, int nt, const float *x, int64_t xs, float *y,
@@ -334,7 +344,7 @@ static void tile_f16(int64_t n, int nr, const uint16_t *w, int64_t ws, int nt, c
         wr[r] = w + (r < nr ? r : 0) * ws;
     for (int t = 0; t < T_TOKS; t++)
         xt[t] = x + (t < nt ? t : 0) * xs;
-    tile(n, nr, wr, nt, xt, true, y, ys);
+    tile(n, nr, wr, nt, xt, true, y, ys, PF_ROWS * ws);
 }
 
 const cria_vec_kernels cria_vec_avx512 = {
