@@ -31,7 +31,7 @@ typedef struct batch_opts {
     const char *stop[CRIA_SCHED_MAX_STOP]; /* --stop, for prompts without their own */
     int32_t n_stop;
     cria_sampling_opts smp; /* -s and llama-cli's sampling options, shared with cria run */
-    bool compare, quiet, profile;
+    bool compare, quiet, profile, no_repack;
     cria_cpu_params cpu;     /* -C, -Cr, --cpu-strict, --prio, --numa */
     cria_app_slot_tune tune; /* --no-tune; filled from the tuning file */
 } batch_opts;
@@ -107,7 +107,9 @@ static void batch_usage(FILE *f)
             "      --poll N           pool threads poll 0..100 before sleeping (default 50)\n"
             "      --no-tune          ignore the tuning file of cria tune (by default, when it matches this\n"
             "                         CPU and model shape, it sets -t, -tb, --poll and the parallel\n"
-            "                         thresholds that the flags leave open)\n");
+            "                         thresholds that the flags leave open)\n"
+            "      --no-repack        keep the weights in the file's layout (by default Q4_0 matrices are\n"
+            "                         repacked at load for the AVX-512 VNNI kernels, into memory of the same size)\n");
     cria_cpu_usage(f);
     fprintf(f,
             "      --stop S           end a prompt's text where S appears (cut before it); repeatable,\n"
@@ -162,6 +164,8 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
             o->profile = true;
         } else if (!strcmp(a, "--no-tune")) {
             o->tune.no_tune = true;
+        } else if (!strcmp(a, "--no-repack")) {
+            o->no_repack = true;
         } else if (!strcmp(a, "--poll")) {
             ok = cria_arg_i32(argc, argv, &i, 0, 100, &o->tune.poll);
         } else if (cria_cpu_arg(argc, argv, &i, &o->cpu, &ok)) {
@@ -698,7 +702,10 @@ int cria_cmd_batch(int argc, char **argv)
     batch_run par = {0}, seq = {0};
     int32_t slot_ctx;
     o.tune.quiet = o.quiet;
-    if (!cria_app_load_slots(o.model, o.vocab, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &o.cpu, &model,
+    cria_model_params mp = cria_model_default_params();
+    mp.vocab_path = o.vocab;
+    mp.no_repack = o.no_repack;
+    if (!cria_app_load_slots(o.model, &mp, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &o.cpu, &model,
                              &placement, &slot_ctx, &o.tune))
         goto done;
     cria_model_info mi;

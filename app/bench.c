@@ -60,6 +60,8 @@ static void bench_usage(FILE *f)
             "      --no-tune             ignore tuning files of cria tune (by default a model's file, when it\n"
             "                            matches this CPU and the model's shape, sets -t (tg tests: its -t,\n"
             "                            pp tests: its -tb), --poll and the parallel thresholds unless given)\n"
+            "      --no-repack           keep the weights in the file's layout (by default Q4_0 matrices are\n"
+            "                            repacked at load for the AVX-512 VNNI kernels)\n"
             "  -h, --help                this help\n"
             "\n"
             "Every row gives tokens/s (mean and sample stddev over the repetitions), the achieved rate\n"
@@ -236,6 +238,8 @@ static bool parse_args(int argc, char **argv, bench_opts *o, bool *help)
             p->profile = true;
         } else if (!strcmp(a, "--no-tune")) {
             o->no_tune = true;
+        } else if (!strcmp(a, "--no-repack")) {
+            o->p.no_repack = true;
         } else {
             cria_app_error("unknown option '%s' (cria bench -h lists them)", a);
             ok = false;
@@ -366,6 +370,7 @@ static bool load_tuning(cria_bench_params *p)
         cria_model *model = NULL;
         cria_model_params mp = cria_model_default_params();
         mp.vocab_path = p->vocab;
+        mp.no_repack = 1; /* only its shape is needed */
         cria_error err;
         if (cria_model_load(p->models[m], &mp, &model, &err) != CRIA_OK) {
             cria_app_error("%s", err.msg);

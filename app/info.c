@@ -157,6 +157,7 @@ static int info_checkpoint(const char *path, const char *vocab)
 {
     cria_model_params mp = cria_model_default_params();
     mp.vocab_path = vocab;
+    mp.no_repack = 1; /* nothing is computed */
     cria_model *m = NULL;
     cria_error err;
     if (cria_model_load(path, &mp, &m, &err) != CRIA_OK) {

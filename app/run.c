@@ -28,6 +28,7 @@ typedef struct run_opts {
     bool verbose;
     bool profile; /* --profile: time per op kind after the timing lines */
     bool no_tune; /* --no-tune: ignore the tuning file */
+    bool no_repack; /* --no-repack: weights stay in the file's layout */
     int32_t poll; /* -1 until given: the tuning file's, else 50 */
     cria_cpu_params cpu; /* --cpu-mask, --cpu-range, --cpu-strict, --prio, --numa; cpu.n_threads unused */
 } run_opts;
@@ -50,7 +51,9 @@ static void run_usage(FILE *f)
             "      --poll 0..100      how long idle threads poll for work before sleeping (default 50; 0: sleep)\n"
             "      --no-tune          ignore the tuning file of cria tune (by default its -t, -tb, --poll and\n"
             "                         parallel thresholds are used when it matches this CPU and model shape;\n"
-            "                         -t, -tb and --poll given here override it)\n");
+            "                         -t, -tb and --poll given here override it)\n"
+            "      --no-repack        keep the weights in the file's layout (by default Q4_0 matrices are\n"
+            "                         repacked at load for the AVX-512 VNNI kernels, into memory of the same size)\n");
     cria_cpu_usage(f);
     fprintf(f, "\n");
     cria_sampling_usage(f);
@@ -121,6 +124,8 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
             o->profile = true;
         } else if (!strcmp(a, "--no-tune")) {
             o->no_tune = true;
+        } else if (!strcmp(a, "--no-repack")) {
+            o->no_repack = true;
         } else {
             cria_app_error("unknown option '%s' (see cria run -h)", a);
             ok = false;
@@ -388,6 +393,7 @@ int cria_cmd_run(int argc, char **argv)
     rc = 1;
     cria_model_params mp = cria_model_default_params();
     mp.vocab_path = o.vocab;
+    mp.no_repack = o.no_repack;
     if (cria_model_load(o.model, &mp, &model, &err) != CRIA_OK) {
         cria_app_error("%s", err.msg);
         goto done;

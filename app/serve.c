@@ -21,7 +21,7 @@ typedef struct serve_opts {
     const char *model, *vocab, *host, *api_key, *chat_template, *alias;
     int32_t port, n_ctx, n_slots, n_batch, n_threads, n_threads_batch, timeout_s, max_queue, max_body_kib, poll;
     cria_cpu_params cpu; /* -C, -Cr, --cpu-strict, --prio, --numa */
-    bool quiet, no_tune;
+    bool quiet, no_tune, no_repack;
 } serve_opts;
 
 static void serve_usage(FILE *f)
@@ -46,7 +46,9 @@ static void serve_usage(FILE *f)
             "      --poll N           pool threads poll 0..100 before sleeping (default 50)\n"
             "      --no-tune          ignore the tuning file of cria tune (by default, when it matches this\n"
             "                         CPU and model shape, it sets -t, -tb, --poll and the parallel\n"
-            "                         thresholds that the flags leave open)\n");
+            "                         thresholds that the flags leave open)\n"
+            "      --no-repack        keep the weights in the file's layout (by default Q4_0 matrices are\n"
+            "                         repacked at load for the AVX-512 VNNI kernels, into memory of the same size)\n");
     cria_cpu_usage(f);
     fprintf(f,
             "      --api-key KEY      require \"Authorization: Bearer KEY\" (all endpoints but /health)\n"
@@ -116,6 +118,8 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o)
             o->quiet = true;
         } else if (!strcmp(a, "--no-tune")) {
             o->no_tune = true;
+        } else if (!strcmp(a, "--no-repack")) {
+            o->no_repack = true;
         } else {
             cria_app_error("unknown option '%s' (see cria serve -h)", a);
             ok = false;
@@ -179,7 +183,10 @@ int cria_cmd_serve(int argc, char **argv)
         goto done;
     int32_t slot_ctx;
     cria_app_slot_tune tune = {.no_tune = o.no_tune, .quiet = o.quiet, .poll = o.poll};
-    if (!cria_app_load_slots(o.model, o.vocab, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &o.cpu,
+    cria_model_params mp = cria_model_default_params();
+    mp.vocab_path = o.vocab;
+    mp.no_repack = o.no_repack;
+    if (!cria_app_load_slots(o.model, &mp, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &o.cpu,
                              &model, &placement, &slot_ctx, &tune))
         goto done;
     cria_model_info mi;

@@ -5,14 +5,12 @@
 #include "args.h"
 #include "tune.h"
 
-bool cria_app_load_slots(const char *path, const char *vocab, int32_t n_ctx, int32_t n_slots, int32_t *n_threads,
+bool cria_app_load_slots(const char *path, const cria_model_params *mp, int32_t n_ctx, int32_t n_slots, int32_t *n_threads,
                          int32_t *n_threads_batch, const cria_cpu_params *cpu, cria_model **model,
                          cria_placement **placement, int32_t *slot_ctx, cria_app_slot_tune *tune)
 {
     cria_error err;
-    cria_model_params mp = cria_model_default_params();
-    mp.vocab_path = vocab;
-    if (cria_model_load(path, &mp, model, &err) != CRIA_OK) {
+    if (cria_model_load(path, mp, model, &err) != CRIA_OK) {
         cria_app_error("%s", err.msg);
         return false;
     }

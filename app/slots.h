@@ -26,7 +26,7 @@ typedef struct cria_app_slot_tune {
  * and tune->poll and tune->thresholds. Prints one error line and returns false on failure;
  * whatever was made is still in *model / *placement for the caller to free.
  */
-bool cria_app_load_slots(const char *path, const char *vocab, int32_t n_ctx, int32_t n_slots, int32_t *n_threads,
+bool cria_app_load_slots(const char *path, const cria_model_params *mp, int32_t n_ctx, int32_t n_slots, int32_t *n_threads,
                          int32_t *n_threads_batch, const cria_cpu_params *cpu, cria_model **model,
                          cria_placement **placement, int32_t *slot_ctx, cria_app_slot_tune *tune);
 

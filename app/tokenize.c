@@ -176,6 +176,7 @@ int cria_cmd_tokenize(int argc, char **argv)
     } else if (o.model) {
         cria_model_params mp = cria_model_default_params();
         mp.vocab_path = o.vocab;
+        mp.no_repack = 1; /* nothing is computed */
         st = cria_model_load(o.model, &mp, &model, &err);
         v = model ? cria_model_vocab(model) : NULL;
         if (st == CRIA_OK && !v)

@@ -48,6 +48,13 @@ typedef struct cria_context cria_context; /* KV cache, scratch buffers and logit
 
 typedef struct cria_model_params {
     const char *vocab_path; /* tokenizer.bin for llama2.c checkpoints; NULL: none (or the GGUF's own) */
+    /*
+     * Keep every weight in the file's layout. By default, matrices whose
+     * type has kernels over a packed layout at the CPU's level (Q4_0 with
+     * AVX-512 VNNI) are repacked once at load into anonymous memory of the
+     * same size, and the file's pages of those matrices are released.
+     */
+    int no_repack;
 } cria_model_params;
 
 cria_model_params cria_model_default_params(void);

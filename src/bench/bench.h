@@ -35,6 +35,7 @@ typedef struct cria_bench_params {
     int32_t n_models;
     const char *models[CRIA_BENCH_MAX_LIST]; /* borrowed paths */
     const char *vocab;                       /* tokenizer.bin for llama2.c checkpoints; NULL: none */
+    bool no_repack;                          /* weights in the file's layout (cria_model_params.no_repack) */
     cria_bench_list n_prompt;                /* -p: a ppN test per value > 0 */
     cria_bench_list n_gen;                   /* -n: a tgN test per value > 0 */
     cria_bench_list pg_prompt, pg_gen;       /* -pg N,M pairs (same length) */

@@ -571,6 +571,7 @@ cria_status cria_bench_run(const cria_bench_params *p, const cria_bench_system *
             model = NULL;
             cria_model_params mp = cria_model_default_params();
             mp.vocab_path = p->vocab;
+            mp.no_repack = p->no_repack;
             if ((st = cria_model_load(p->models[t->model], &mp, &model, err)) != CRIA_OK)
                 goto done;
             loaded = t->model;

@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 
 #include "parallel/membind.h"
+#include "quant/packed.h"
 #include "quant/quant.h"
 
 /* Weight rows per work item: small enough to balance, large enough that the counter stays cold. */
@@ -27,6 +28,7 @@ typedef struct matmul_part {
     const cria_quant_traits *q; /* block-quantized weights: their kernels at this ISA level; else NULL */
     bool gemm;                  /* the prompt goes through q->gemm (the activations' prep is done) */
     bool gemv;                  /* one token goes through q->gemv (likewise) */
+    bool packed;                /* any tokens go through q->packed over w->packed (gemm_prep's layout done) */
     float *y;
     long chunk0;                /* first chunk index of this part */
 } matmul_part;
@@ -61,11 +63,13 @@ typedef struct matmul_task {
 /*
  * Four bytes per element covers every activation format: f16-rounded floats
  * take 4, bf16 2, the block types at most 36 bytes per 32 (Q8_1) or 292 per
- * 256 (Q8_K).
+ * 256 (Q8_K). At least a GEMM tile of tokens' worth, so that the gemm_prep
+ * layout of a few tokens (a whole tile, 10 bytes per element) fits after
+ * the activations.
  */
 size_t cria_matmul_scratch_bytes(int64_t n, int64_t cols)
 {
-    return (size_t)n * (size_t)cols * sizeof(float);
+    return (size_t)(n < CRIA_GEMM_TOKS ? CRIA_GEMM_TOKS : n) * (size_t)cols * sizeof(float);
 }
 
 static float dot_row(const matmul_task *t, const matmul_part *p, const void *wrow, int64_t tok)
@@ -161,6 +165,12 @@ static void matmul_worker(void *arg, int ith, int nth)
             tile_rows(t, p, r0, r1);
             continue;
         }
+        if (p->packed) {
+            for (int64_t r = r0; r < r1; r += CRIA_PACK_ROWS)
+                p->q->packed(p->w->cols, (const char *)p->w->packed + (size_t)r * p->w->row_bytes, (int)t->n, t->xe,
+                             p->y + r, (size_t)rows);
+            continue;
+        }
         if (p->gemv) {
             for (int64_t r = r0; r < r1; r += CRIA_DOT_ROWS) {
                 const int nr = r1 - r < CRIA_DOT_ROWS ? (int)(r1 - r) : CRIA_DOT_ROWS;
@@ -252,7 +262,19 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
         const size_t tiles = ((size_t)n + CRIA_GEMM_TOKS - 1) / CRIA_GEMM_TOKS * CRIA_GEMM_TOKS;
         cria_gemm_prep_fn prep = NULL;
         cria_gemv_prep_fn vprep = NULL;
-        for (int i = 0; i < count && n == 1; i++) {
+        /* weights packed at load take any number of tokens through gemm_prep's layout */
+        for (int i = 0; i < count && n <= INT32_MAX; i++) {
+            const cria_quant_traits *q = t.part[i].q;
+            t.part[i].packed = w[i]->packed && q->packed && q->gemm_prep &&
+                               tiles * (size_t)(w0->cols / a->block) * q->gemm_extra <= room &&
+                               (!prep || q->gemm_prep == prep);
+            if (t.part[i].packed && !prep) {
+                prep = q->gemm_prep;
+                t.xe = (char *)scratch + at;
+                prep(w0->cols, (int)n, scratch, t.xc_row_bytes, (char *)scratch + at);
+            }
+        }
+        for (int i = 0; i < count && n == 1 && !prep; i++) {
             const cria_quant_traits *q = t.part[i].q;
             t.part[i].gemv = q->gemv && ((size_t)w0->cols + 64) * q->gemv_extra <= room &&
                              (!vprep || q->gemv_prep == vprep);
@@ -264,7 +286,7 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
         }
         for (int i = 0; i < count && n > 1; i++) {
             const cria_quant_traits *q = t.part[i].q;
-            t.part[i].gemm = q->gemm && n >= q->gemm_min_toks && n <= INT32_MAX &&
+            t.part[i].gemm = !t.part[i].packed && q->gemm && n >= q->gemm_min_toks && n <= INT32_MAX &&
                              tiles * (size_t)(w0->cols / a->block) * q->gemm_extra <= room &&
                              (!prep || q->gemm_prep == prep);
             if (t.part[i].gemm && !prep) {

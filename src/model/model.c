@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/mmap.h"
+#include "model/pack.h"
 
 cria_model_params cria_model_default_params(void)
 {
@@ -47,6 +48,8 @@ cria_status cria_model_load(const char *path, const cria_model_params *params, c
     } else {
         st = cria_model_load_llama2c(m, path, params->vocab_path, err);
     }
+    if (st == CRIA_OK && !params->no_repack)
+        st = cria_model_pack(m, cria_isa_active(), err);
     if (st != CRIA_OK) {
         cria_model_free(m);
         return st;
@@ -62,6 +65,7 @@ void cria_model_free(cria_model *m)
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
+    cria_model_unpack(m);
     free(m->layers);
     cria_vocab_free(m->vocab);
     cria_gguf_close(m->gguf);

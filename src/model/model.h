@@ -84,6 +84,7 @@ typedef struct cria_weight {
     cria_dtype type;
     int64_t rows, cols;
     size_t row_bytes;
+    const void *packed; /* the same rows in the kernels' packed layout (quant/packed.h), or NULL */
 } cria_weight;
 
 typedef struct cria_layer {
@@ -119,6 +120,8 @@ struct cria_model {
     size_t map_size;
     float **owned;           /* float copies of vectors stored in other types */
     size_t n_owned;
+    void *packed;            /* the packed copies of weights (cria_model_pack), one mapping */
+    size_t packed_size;
 };
 
 /* The model's vocabulary (never NULL for a loaded model). */

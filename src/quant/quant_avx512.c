@@ -54,7 +54,8 @@ static inline __m256i bits32(const uint8_t *p)
 #define QUANT_GEMM_Q8_0 QUANT_GEMM_32(quant_avx512_gemm_q8_0, 16)
 #define QUANT_GEMM_Q4_0                                                                                      \
     QUANT_GEMM_32(quant_avx512_gemm_q4_0, 8)                                                                 \
-    .gemv = quant_avx512_gemv_q4_0, .gemv_prep = quant_avx512_gemv_prep_q8_0, .gemv_extra = 2,
+    .gemv = quant_avx512_gemv_q4_0, .gemv_prep = quant_avx512_gemv_prep_q8_0, .gemv_extra = 2,           \
+    .packed = quant_avx512_packed_q4_0,
 #define QUANT_GEMM_Q4_K                                                                                      \
     QUANT_GEMM_K(quant_avx512_gemm_q4_k, 12)                                                                 \
     .gemv = quant_avx512_gemv_q4_k, .gemv_prep = quant_avx512_gemv_prep_q4_k, .gemv_extra = 1,

@@ -56,4 +56,7 @@ void quant_avx512_gemv_q5_k(int64_t n, int nr, const void *w, size_t w_stride, c
 void quant_avx512_gemv_q6_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
                             float *out);
 
+/* Q4_0 packed at load (packed.h, quant_packed_avx512.c). */
+void quant_avx512_packed_q4_0(int64_t n, const void *wp, int nt, const void *extra, float *out, size_t out_stride);
+
 #endif
