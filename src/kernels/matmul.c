@@ -322,7 +322,17 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
     atomic_init(&t.next_chunk, 0);
     if (nth > t.n_chunks)
         nth = (int)t.n_chunks;
-    const cria_pool_groups g = cria_pool_get_groups(pool);
+    cria_pool_groups g = cria_pool_get_groups(pool);
+    if (g.n <= 1 && n == 1 && nth > 1 && nth <= MAX_GROUPS) {
+        /*
+         * One token streams every row once: each thread takes a contiguous
+         * share of the rows first (a group of its own), so its kernels'
+         * prefetch runs ahead into rows it will read itself, then helps the
+         * others with what is left of theirs.
+         */
+        static const int own[MAX_GROUPS] = {0, 1, 2, 3, 4, 5, 6, 7}, one[MAX_GROUPS] = {1, 1, 1, 1, 1, 1, 1, 1};
+        g = (cria_pool_groups){.n = nth, .of_thread = own, .threads = one};
+    }
     if (nth > 1 && g.n > 1 && g.n <= MAX_GROUPS) {
         t.n_groups = g.n;
         t.group_of_thread = g.of_thread;
