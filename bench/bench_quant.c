@@ -25,6 +25,7 @@
 
 #include "kernels/matmul.h"
 #include "parallel/pool.h"
+#include "quant/packed.h"
 #include "quant/quant.h"
 
 static double now_s(void)
@@ -108,6 +109,30 @@ static double time_gemv(const cria_quant_traits *q, int64_t cols, int64_t rows, 
     return best;
 }
 
+/* Best time of a one-token cria_matmul over w at 1 and 2 threads, as a table row per thread count. */
+static void stream_matmul(const cria_weight *w, int mib, const char *label, const float *x, float *y, void *scratch)
+{
+    const cria_vec_kernels *vk = cria_vec_for(cria_isa_active());
+    for (int nth = 1; nth <= 2; nth++) {
+        cria_pool *pool = NULL;
+        cria_error err;
+        if (cria_pool_init(nth, &pool, &err) != CRIA_OK) {
+            fprintf(stderr, "pool: %s\n", err.msg);
+            break;
+        }
+        double best = 1e30;
+        for (int rep = 0; rep < 8; rep++) {
+            const double t0 = now_s();
+            cria_matmul(vk, pool, nth, w, x, 1, y, scratch);
+            best = fmin(best, now_s() - t0);
+        }
+        sink = y[w->rows / 2];
+        printf("| %s%s | %d | %d | %.2f | %.1f |\n", cria_dtype_name(w->type), label, mib, nth, best * 1e3,
+               (double)(w->row_bytes * (size_t)w->rows) / best * 1e-9);
+        cria_pool_free(pool);
+    }
+}
+
 /*
  * One-token matmuls over `mib` MiB of weights of type t (2048 columns,
  * TinyLlama's width; far beyond the caches): best GB/s of weights over a few
@@ -141,25 +166,17 @@ static void gemv_stream(cria_dtype t, int mib)
         else
             memcpy(w + (size_t)r * row_bytes, row, row_bytes); /* f32 */
     }
-    const cria_weight wt = {.data = w, .type = t, .rows = rows, .cols = cols, .row_bytes = row_bytes};
-    const cria_vec_kernels *vk = cria_vec_for(cria_isa_active());
-    for (int nth = 1; nth <= 2; nth++) {
-        cria_pool *pool = NULL;
-        cria_error err;
-        if (cria_pool_init(nth, &pool, &err) != CRIA_OK) {
-            fprintf(stderr, "pool: %s\n", err.msg);
-            break;
-        }
-        double best = 1e30;
-        for (int rep = 0; rep < 8; rep++) {
-            const double t0 = now_s();
-            cria_matmul(vk, pool, nth, &wt, x, 1, y, scratch);
-            best = fmin(best, now_s() - t0);
-        }
-        sink = y[rows / 2];
-        printf("| %s | %d | %d | %.2f | %.1f |\n", cria_dtype_name(t), mib, nth, best * 1e3,
-               (double)(row_bytes * (size_t)rows) / best * 1e-9);
-        cria_pool_free(pool);
+    cria_weight wt = {.data = w, .type = t, .rows = rows, .cols = cols, .row_bytes = row_bytes};
+    stream_matmul(&wt, mib, "", x, y, scratch);
+    /* the same rows packed as the model loader packs them, where this level has packed kernels */
+    const int64_t prow = rows / CRIA_PACK_ROWS * CRIA_PACK_ROWS;
+    if (cria_pack_supported(t, cria_isa_active(), prow, cols)) {
+        void *pw = malloc(row_bytes * (size_t)prow);
+        cria_pack_rows(t, w, row_bytes, cols, 0, prow, pw);
+        wt.rows = prow;
+        wt.packed = pw;
+        stream_matmul(&wt, mib, " (packed)", x, y, scratch);
+        free(pw);
     }
     free(row);
     free(w);

@@ -502,6 +502,10 @@ static inline __attribute__((always_inline)) void dot_tile(int64_t nb, int nr, c
     for (int64_t i = 0; i < nb; i++) {
 #pragma GCC unroll 4
         for (int r = 0; r < CRIA_DOT_ROWS; r++) {
+            /* the next rows' block on its way into L2, as in dot_rows (a few tokens stream from memory too) */
+            const char *next = wr[r] + (size_t)CRIA_DOT_ROWS * stride + (size_t)i * wbytes;
+            for (size_t off = 0; off < wbytes; off += 64)
+                _mm_prefetch(next + off, _MM_HINT_T1);
 #pragma GCC unroll 4
             for (int t = 0; t < QUANT_TILE_TOKS; t++)
                 blk(wr[r] + (size_t)i * wbytes, at[t] + (size_t)i * abytes, &acc[r][t], &aux[r][t]);
