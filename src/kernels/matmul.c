@@ -275,13 +275,17 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
         const size_t tiles = ((size_t)n + CRIA_GEMM_TOKS - 1) / CRIA_GEMM_TOKS * CRIA_GEMM_TOKS;
         cria_gemm_prep_fn prep = NULL;
         cria_gemv_prep_fn vprep = NULL;
-        /* weights packed at load take any number of tokens through gemm_prep's layout */
+        /*
+         * Weights packed at load take any number of tokens, the repacking
+         * GEMM prompts from gemm_min_toks; both read gemm_prep's layout.
+         */
         for (int i = 0; i < count && n <= INT32_MAX; i++) {
             const cria_quant_traits *q = t.part[i].q;
-            t.part[i].packed = w[i]->packed && q->packed && q->gemm_prep &&
-                               tiles * (size_t)(w0->cols / a->block) * q->gemm_extra <= room &&
-                               (!prep || q->gemm_prep == prep);
-            if (t.part[i].packed && !prep) {
+            const bool fits = q->gemm_prep && tiles * (size_t)(w0->cols / a->block) * q->gemm_extra <= room &&
+                              (!prep || q->gemm_prep == prep);
+            t.part[i].packed = fits && w[i]->packed && q->packed;
+            t.part[i].gemm = fits && !t.part[i].packed && q->gemm && n > 1 && n >= q->gemm_min_toks;
+            if ((t.part[i].packed || t.part[i].gemm) && !prep) {
                 prep = q->gemm_prep;
                 t.xe = (char *)scratch + at;
                 prep(w0->cols, (int)n, scratch, t.xc_row_bytes, (char *)scratch + at);
@@ -295,17 +299,6 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
                 vprep = q->gemv_prep;
                 t.xe = (char *)scratch + at;
                 vprep(w0->cols, scratch, (char *)scratch + at);
-            }
-        }
-        for (int i = 0; i < count && n > 1; i++) {
-            const cria_quant_traits *q = t.part[i].q;
-            t.part[i].gemm = !t.part[i].packed && q->gemm && n >= q->gemm_min_toks && n <= INT32_MAX &&
-                             tiles * (size_t)(w0->cols / a->block) * q->gemm_extra <= room &&
-                             (!prep || q->gemm_prep == prep);
-            if (t.part[i].gemm && !prep) {
-                prep = q->gemm_prep;
-                t.xe = (char *)scratch + at;
-                prep(w0->cols, (int)n, scratch, t.xc_row_bytes, (char *)scratch + at);
             }
         }
     } else if (w0->type == CRIA_DTYPE_F16) {
