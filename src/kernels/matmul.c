@@ -281,12 +281,14 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
          */
         for (int i = 0; i < count && n <= INT32_MAX; i++) {
             const cria_quant_traits *q = t.part[i].q;
-            const bool fits = q->gemm_prep && tiles * (size_t)(w0->cols / a->block) * q->gemm_extra <= room &&
-                              (!prep || q->gemm_prep == prep);
-            t.part[i].packed = fits && w[i]->packed && q->packed;
-            t.part[i].gemm = fits && !t.part[i].packed && q->gemm && n > 1 && n >= q->gemm_min_toks;
-            if ((t.part[i].packed || t.part[i].gemm) && !prep) {
-                prep = q->gemm_prep;
+            const bool pk = w[i]->packed && q->packed;
+            const cria_gemm_prep_fn f = pk ? q->packed_prep : q->gemm && n > 1 && n >= q->gemm_min_toks ? q->gemm_prep : NULL;
+            const size_t per = pk ? q->packed_extra : q->gemm_extra;
+            const bool fits = f && tiles * (size_t)(w0->cols / a->block) * per <= room && (!prep || f == prep);
+            t.part[i].packed = fits && pk;
+            t.part[i].gemm = fits && !pk;
+            if (fits && !prep) {
+                prep = f;
                 t.xe = (char *)scratch + at;
                 prep(w0->cols, (int)n, scratch, t.xc_row_bytes, (char *)scratch + at);
             }

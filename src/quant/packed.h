@@ -1,8 +1,8 @@
 /*
  * Weights repacked once, at load, into row-interleaved groups for the
- * kernels that want them (today Q4_0 at the AVX-512 VNNI level).
+ * kernels that want them (today Q4_0 and Q8_0 at the AVX-512 VNNI level).
  *
- * Layout of Q4_0 packed (format CRIA_PACK_Q4_0X16): rows in groups of 16;
+ * Q4_0's layout: rows in groups of 16;
  * group g (rows 16g..16g+15) starts at byte g * 16 * row_bytes, so a row
  * range that is a multiple of 16 maps to the same byte range as in the
  * file (NUMA placement and work items work on either layout). A group of
@@ -18,6 +18,14 @@
  * One VPDPBUSD of a vector's nibbles with four activation bytes broadcast
  * adds sixteen rows' partial sums in its lanes: no horizontal sums and no
  * shuffles, and the sixteen scales of a block convert as one vector.
+ *
+ * Q8_0's layout has the same shape with eight vectors a block:
+ *
+ *   q[nb][8][64]   block b, vector g: bytes 4r..4r+3 are row r's
+ *                  qs[4g..4g+3] plus 128 (made unsigned for VPDPBUSD);
+ *   d[nb][16]      as above;
+ *
+ * nb * (512 + 32) = 16 * nb * 34 bytes, again the file's size.
  */
 #ifndef CRIA_QUANT_PACKED_H
 #define CRIA_QUANT_PACKED_H

@@ -82,8 +82,9 @@ typedef void (*cria_gemv_fn)(int64_t n, int nr, const void *w, size_t w_stride, 
 /*
  * The kernel over weights packed at load (packed.h): 16 rows of the packed
  * layout at wp (one group, n elements each) for nt tokens, whose
- * activations gemm_prep laid out in extra: out[t * out_stride + r]. The
- * bits of vec_dot, for any nt.
+ * activations packed_prep laid out in extra (packed_extra bytes per token
+ * and activation block, whole tiles of CRIA_GEMM_TOKS tokens, as
+ * gemm_prep): out[t * out_stride + r]. The bits of vec_dot, for any nt.
  */
 typedef void (*cria_packed_fn)(int64_t n, const void *wp, int nt, const void *extra, float *out, size_t out_stride);
 
@@ -105,7 +106,9 @@ typedef struct cria_quant_traits {
     cria_gemv_fn gemv;                 /* NULL where there is none */
     cria_gemv_prep_fn gemv_prep;       /* set with gemv */
     size_t gemv_extra;                 /* prep bytes per element */
-    cria_packed_fn packed;             /* NULL where weights are not packed at load; with gemm_prep */
+    cria_packed_fn packed;             /* NULL where weights are not packed at load */
+    cria_gemm_prep_fn packed_prep;     /* set with packed */
+    size_t packed_extra;               /* packed_prep's bytes per token and activation block */
 } cria_quant_traits;
 
 /* True for the block types this module implements. */

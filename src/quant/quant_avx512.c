@@ -51,11 +51,17 @@ static inline __m256i bits32(const uint8_t *p)
 #define QUANT_GEMM_K(fn, min)                                                                                \
     .gemm = fn, .gemm_prep = quant_avx512_gemm_prep_q8_k,                                                   \
     .gemm_extra = sizeof(quant_gemm_actk) / CRIA_GEMM_TOKS, .gemm_min_toks = (min),
-#define QUANT_GEMM_Q8_0 QUANT_GEMM_32(quant_avx512_gemm_q8_0, 16)
+#define QUANT_GEMM_Q8_0                                                                                      \
+    QUANT_GEMM_32(quant_avx512_gemm_q8_0, 16)                                                                \
+    .packed = quant_avx512_packed_q8_0, .packed_prep = quant_avx512_packed_prep_q8_0,                        \
+    .packed_extra = sizeof(quant_packed_act8) > sizeof(quant_gemm_act32) / CRIA_GEMM_TOKS                 \
+                        ? sizeof(quant_packed_act8)                                                          \
+                        : sizeof(quant_gemm_act32) / CRIA_GEMM_TOKS,
 #define QUANT_GEMM_Q4_0                                                                                      \
     QUANT_GEMM_32(quant_avx512_gemm_q4_0, 8)                                                                 \
     .gemv = quant_avx512_gemv_q4_0, .gemv_prep = quant_avx512_gemv_prep_q8_0, .gemv_extra = 2,           \
-    .packed = quant_avx512_packed_q4_0,
+    .packed = quant_avx512_packed_q4_0, .packed_prep = quant_avx512_gemm_prep_q8_0,                          \
+    .packed_extra = sizeof(quant_gemm_act32) / CRIA_GEMM_TOKS,
 #define QUANT_GEMM_Q4_K                                                                                      \
     QUANT_GEMM_K(quant_avx512_gemm_q4_k, 12)                                                                 \
     .gemv = quant_avx512_gemv_q4_k, .gemv_prep = quant_avx512_gemv_prep_q4_k, .gemv_extra = 1,

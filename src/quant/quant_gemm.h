@@ -56,7 +56,25 @@ void quant_avx512_gemv_q5_k(int64_t n, int nr, const void *w, size_t w_stride, c
 void quant_avx512_gemv_q6_k(int64_t n, int nr, const void *w, size_t w_stride, const void *a, const void *prep,
                             float *out);
 
-/* Q4_0 packed at load (packed.h, quant_packed_avx512.c). */
+/* Q4_0 packed at load (packed.h, quant_packed_avx512.c), over gemm_prep_q8_0's layout. */
 void quant_avx512_packed_q4_0(int64_t n, const void *wp, int nt, const void *extra, float *out, size_t out_stride);
+
+/*
+ * Q8_0 packed at load, over its own layout: the quants of each 4-byte group
+ * with the group's correction (the weights are stored plus 128, so minus
+ * 128 times the group's activation sum), since Q8_0's reference keeps one
+ * float lane per group.
+ */
+typedef struct quant_packed_act8 { /* one token's block; token t's blocks are at t * (n / 32) */
+    int32_t q[8];    /* group g: the quants 4g..4g+3 */
+    int32_t corr[8]; /* group g: -128 * their sum */
+    float d;
+} quant_packed_act8;
+
+/* From this many tokens packed Q8_0 sums per block (the GEMM's numbers) over gemm_prep_q8_0's layout. */
+enum { CRIA_PACKED_Q8_0_GEMM_TOKS = 16 };
+
+void quant_avx512_packed_prep_q8_0(int64_t n, int nt, const void *a, size_t a_stride, void *extra);
+void quant_avx512_packed_q8_0(int64_t n, const void *wp, int nt, const void *extra, float *out, size_t out_stride);
 
 #endif

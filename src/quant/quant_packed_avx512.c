@@ -1,7 +1,8 @@
 /*
- * The kernels over weights packed at load (packed.h), AVX-512 VNNI: Q4_0 in
- * groups of sixteen interleaved rows against Q8_0 activations that
- * gemm_prep laid out (quant_gemm_act32).
+ * The kernels over weights packed at load (packed.h), AVX-512 VNNI: Q4_0 and
+ * Q8_0 in groups of sixteen interleaved rows against Q8_0 activations (laid
+ * out by gemm_prep_q8_0, quant_gemm_act32, for Q4_0; by packed_prep_q8_0
+ * for Q8_0, below).
  *
  * Per block, each 64-byte vector of packed nibbles gives two vectors of
  * sixteen rows' quants (low and high nibbles, 0..15) after an AND and a
@@ -19,6 +20,7 @@
  */
 #include <immintrin.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "quant/packed.h"
 #include "quant/quant_gemm.h"
@@ -94,28 +96,35 @@ static void gemv1(const pq4 w, int64_t nb, const quant_gemm_act32 *x, float *out
 /*
  * A tile of NT tokens (4 or 8) over blocks [b0, b0 + kb): each packed vector
  * is unpacked once for all the tile's tokens. facc holds the tokens' float
- * chains across slices.
+ * chains across slices. q8: Q8_0's layout (eight vectors of quants plus 128
+ * a block, taken back out as 128 times the sum), else Q4_0's (four vectors
+ * of nibbles, the value q - 8).
  */
 static inline __attribute__((always_inline)) void tile(const pq4 w, int64_t b0, int kb, const quant_gemm_act32 *x,
-                                                       int nt_tile, __m512 *facc)
+                                                       int nt_tile, bool q8, __m512 *facc)
 {
     const __m512i m4 = _mm512_set1_epi8(0xF);
+    const int nv = q8 ? 8 : 4;
     for (int64_t b = b0; b < b0 + kb; b++, x++) {
-        for (int v = 0; v < 4; v++)
-            _mm_prefetch((const char *)(w.q + 64 * (4 * b + v) + PREFETCH_BYTES), _MM_HINT_T1);
+        for (int v = 0; v < nv; v++)
+            _mm_prefetch((const char *)(w.q + 64 * (nv * b + v) + PREFETCH_BYTES), _MM_HINT_T1);
         __m512i q[8];
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; v++) {
-            const __m512i raw = qvec(w, b, v);
-            q[v] = _mm512_and_si512(raw, m4);
-            q[v + 4] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) {
+            const __m512i raw = _mm512_loadu_si512(w.q + 64 * (nv * b + v));
+            if (q8) {
+                q[v] = raw;
+            } else {
+                q[v] = _mm512_and_si512(raw, m4);
+                q[v + 4] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+            }
         }
         const __m512 dw = scales(w, b);
 #pragma GCC unroll 8
         for (int t = 0; t < TT; t++) {
             if (t >= nt_tile)
                 break;
-            __m512i acc = _mm512_slli_epi32(bcast(&x->nsum[t]), 3);
+            __m512i acc = _mm512_slli_epi32(bcast(&x->nsum[t]), q8 ? 7 : 3);
 #pragma GCC unroll 8
             for (int g = 0; g < 8; g++)
                 acc = _mm512_dpbusd_epi32(acc, q[g], bcast(&x->q[t][g]));
@@ -126,7 +135,7 @@ static inline __attribute__((always_inline)) void tile(const pq4 w, int64_t b0, 
 
 /* The tokens [t0, t0 + nt) of one 8-token tile of extra, NT (4 or 8) of them computed. */
 static inline __attribute__((always_inline)) void tokens(const pq4 w, int64_t nb, const quant_gemm_act32 *ex,
-                                                         int nt, int nt_tile, float *out, size_t ostride)
+                                                         int nt, int nt_tile, bool q8, float *out, size_t ostride)
 {
     for (int64_t b0 = 0; b0 < nb; b0 += SLICE) {
         const int kb = nb - b0 < SLICE ? (int)(nb - b0) : SLICE;
@@ -134,7 +143,7 @@ static inline __attribute__((always_inline)) void tokens(const pq4 w, int64_t nb
 #pragma GCC unroll 8
         for (int t = 0; t < TT; t++)
             facc[t] = b0 > 0 && t < nt ? _mm512_loadu_ps(out + (size_t)t * ostride) : _mm512_setzero_ps();
-        tile(w, b0, kb, ex + b0, nt_tile, facc);
+        tile(w, b0, kb, ex + b0, nt_tile, q8, facc);
 #pragma GCC unroll 8
         for (int t = 0; t < TT; t++)
             if (t < nt)
@@ -158,8 +167,120 @@ void quant_avx512_packed_q4_0(int64_t n, const void *wp, int nt, const void *ext
         if (m == 1)
             gemv1(w, nb, x, o);
         else if (m <= 4)
-            tokens(w, nb, x, m, 4, o, out_stride);
+            tokens(w, nb, x, m, 4, false, o, out_stride);
         else
-            tokens(w, nb, x, m, TT, o, out_stride);
+            tokens(w, nb, x, m, TT, false, o, out_stride);
+    }
+}
+
+/*
+ * ---- Q8_0 -------------------------------------------------------------------------------------
+ *
+ * Q8_0's reference keeps eight float lanes per row, lane g the block's
+ * 4-byte group g (quant_x86.h, blk_q8_0: one FMA per block into the lanes,
+ * then hsum8). Here lane g of a row is one VPDPBUSD output: the weights are
+ * stored plus 128 (unsigned), the accumulator starts at the group's
+ * correction (minus 128 times the activations' sum), so the integer is the
+ * reference's, and each group keeps its own vector of sixteen rows' float
+ * chains. The final sum adds the groups in hsum8's order:
+ * ((g0 + g4) + (g2 + g6)) + ((g1 + g5) + (g3 + g7)).
+ *
+ * That costs a conversion and an FMA per group: from
+ * CRIA_PACKED_Q8_0_GEMM_TOKS tokens on (prompts), the tiles of Q4_0 take
+ * over, summing each block as one integer as the repacking GEMM does
+ * (quant_gemm_avx512.c, tile32, whose numbers these are): the reference's
+ * value to rounding, not its bits.
+ */
+void quant_avx512_packed_prep_q8_0(int64_t n, int nt, const void *a, size_t a_stride, void *extra)
+{
+    if (nt >= CRIA_PACKED_Q8_0_GEMM_TOKS) {
+        quant_avx512_gemm_prep_q8_0(n, nt, a, a_stride, extra);
+        return;
+    }
+    const int64_t nb = n / QK_LEGACY;
+    quant_packed_act8 *x = extra;
+    for (int t = 0; t < nt; t++) {
+        const block_q8_0 *y = (const block_q8_0 *)(const void *)((const char *)a + (size_t)t * a_stride);
+        for (int64_t b = 0; b < nb; b++, x++) {
+            memcpy(x->q, y[b].qs, sizeof x->q);
+            for (int g = 0; g < 8; g++)
+                x->corr[g] = -128 * (y[b].qs[4 * g] + y[b].qs[4 * g + 1] + y[b].qs[4 * g + 2] + y[b].qs[4 * g + 3]);
+            x->d = _cvtsh_ss(y[b].d);
+        }
+    }
+}
+
+/* One group: the quants (block b, group g at q + 64 * (8b + g)) and the scales (block b at d + 16b). */
+static inline pq4 pq8_at(const void *wp, int64_t nb)
+{
+    const uint8_t *p = wp;
+    return (pq4){p, (const uint16_t *)(const void *)(p + (size_t)nb * 8 * 64)};
+}
+
+/* hsum8's order over the eight group vectors: sixteen rows' results. */
+static inline __m512 sum_groups(const __m512 *f)
+{
+    const __m512 u = _mm512_add_ps(_mm512_add_ps(f[0], f[4]), _mm512_add_ps(f[2], f[6]));
+    const __m512 v = _mm512_add_ps(_mm512_add_ps(f[1], f[5]), _mm512_add_ps(f[3], f[7]));
+    return _mm512_add_ps(u, v);
+}
+
+/* NT (1 or 2) tokens (activations x0, x1) over all blocks: eight float chains per token, the weights loaded once. */
+static inline __attribute__((always_inline)) void q8_tokens(const pq4 w, int64_t nb, const quant_packed_act8 *x0,
+                                                            const quant_packed_act8 *x1, int nt_tile, float *out,
+                                                            size_t ostride)
+{
+    __m512 facc[2][8];
+#pragma GCC unroll 2
+    for (int t = 0; t < 2; t++)
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++)
+            facc[t][g] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        for (int l = 0; l < 8; l++)
+            _mm_prefetch((const char *)(w.q + 64 * (8 * b + l) + PREFETCH_BYTES), _MM_HINT_T1);
+        __m512i wv[8];
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++)
+            wv[g] = _mm512_loadu_si512(w.q + 64 * (8 * b + g));
+        const __m512 dw = scales(w, b);
+#pragma GCC unroll 2
+        for (int t = 0; t < 2; t++) {
+            if (t >= nt_tile)
+                break;
+            const quant_packed_act8 *x = (t ? x1 : x0) + b;
+            const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(x->d));
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                const __m512i s = _mm512_dpbusd_epi32(bcast(&x->corr[g]), wv[g], bcast(&x->q[g]));
+                facc[t][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dd, facc[t][g]);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (int t = 0; t < 2; t++)
+        if (t < nt_tile)
+            _mm512_storeu_ps(out + (size_t)t * ostride, sum_groups(facc[t]));
+}
+
+void quant_avx512_packed_q8_0(int64_t n, const void *wp, int nt, const void *extra, float *out, size_t out_stride)
+{
+    const int64_t nb = n / QK_LEGACY;
+    const pq4 w = pq8_at(wp, nb);
+    if (nt >= CRIA_PACKED_Q8_0_GEMM_TOKS) {
+        const quant_gemm_act32 *ex = extra;
+        for (int t0 = 0; t0 < nt; t0 += TT)
+            tokens(w, nb, ex + (int64_t)(t0 / TT) * nb, nt - t0 < TT ? nt - t0 : TT, TT, true,
+                   out + (size_t)t0 * out_stride, out_stride);
+        return;
+    }
+    const quant_packed_act8 *ex = extra;
+    for (int t = 0; t < nt; t += 2) {
+        const quant_packed_act8 *x = ex + (int64_t)t * nb;
+        float *o = out + (size_t)t * out_stride;
+        if (nt - t == 1)
+            q8_tokens(w, nb, x, x, 1, o, out_stride);
+        else
+            q8_tokens(w, nb, x, x + nb, 2, o, out_stride);
     }
 }
