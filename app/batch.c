@@ -108,7 +108,7 @@ static void batch_usage(FILE *f)
             "      --no-tune          ignore the tuning file of cria tune (by default, when it matches this\n"
             "                         CPU and model shape, it sets -t, -tb, --poll and the parallel\n"
             "                         thresholds that the flags leave open)\n"
-            "      --no-repack        keep the weights in the file's layout (by default Q4_0 matrices are\n"
+            "      --no-repack        keep the weights in the file's layout (by default Q4_0 and Q8_0 are\n"
             "                         repacked at load for the AVX-512 VNNI kernels, into memory of the same size)\n");
     cria_cpu_usage(f);
     fprintf(f,

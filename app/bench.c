@@ -60,7 +60,7 @@ static void bench_usage(FILE *f)
             "      --no-tune             ignore tuning files of cria tune (by default a model's file, when it\n"
             "                            matches this CPU and the model's shape, sets -t (tg tests: its -t,\n"
             "                            pp tests: its -tb), --poll and the parallel thresholds unless given)\n"
-            "      --no-repack           keep the weights in the file's layout (by default Q4_0 matrices are\n"
+            "      --no-repack           keep the weights in the file's layout (by default Q4_0 and Q8_0 are\n"
             "                            repacked at load for the AVX-512 VNNI kernels)\n"
             "  -h, --help                this help\n"
             "\n"

@@ -52,7 +52,7 @@ static void run_usage(FILE *f)
             "      --no-tune          ignore the tuning file of cria tune (by default its -t, -tb, --poll and\n"
             "                         parallel thresholds are used when it matches this CPU and model shape;\n"
             "                         -t, -tb and --poll given here override it)\n"
-            "      --no-repack        keep the weights in the file's layout (by default Q4_0 matrices are\n"
+            "      --no-repack        keep the weights in the file's layout (by default Q4_0 and Q8_0 are\n"
             "                         repacked at load for the AVX-512 VNNI kernels, into memory of the same size)\n");
     cria_cpu_usage(f);
     fprintf(f, "\n");

@@ -50,7 +50,7 @@ typedef struct cria_model_params {
     const char *vocab_path; /* tokenizer.bin for llama2.c checkpoints; NULL: none (or the GGUF's own) */
     /*
      * Keep every weight in the file's layout. By default, matrices whose
-     * type has kernels over a packed layout at the CPU's level (Q4_0 with
+     * type has kernels over a packed layout at the CPU's level (Q4_0 and Q8_0 with
      * AVX-512 VNNI) are repacked once at load into anonymous memory of the
      * same size, and the file's pages of those matrices are released.
      */
