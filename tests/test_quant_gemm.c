@@ -8,9 +8,10 @@
  * the float rounding of a few thousand terms; the integer parts are exact.
  * Q4_0's reference sums in the kernels' own shape (block sum times scale,
  * block by block), so there both must give its bits.
- * Then the engine's matmul: a prompt through the gemm path (several weights
- * sharing one input, rows not a multiple of 16, two threads) against the
- * AVX2 level's tiles, which give vec_dot's bits.
+ * Then the engine's matmul: a prompt through the gemm path, three tokens
+ * through the per-token gemv (Q6_K) and one token (several weights sharing
+ * one input, rows not a multiple of 16, two threads) against the AVX2
+ * level's tiles, which give vec_dot's bits.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,7 +196,7 @@ static void test_matmul_prompt(void **state)
     if (cria_isa_detected() < CRIA_ISA_AVX512)
         skip();
     enum { COLS = 512, NTOK = 21, NW = 3, MAXR = 1040 };
-    const cria_dtype types[NW] = {CRIA_DTYPE_Q4_0, CRIA_DTYPE_Q8_0, CRIA_DTYPE_Q4_0};
+    const cria_dtype types[NW] = {CRIA_DTYPE_Q4_0, CRIA_DTYPE_Q8_0, CRIA_DTYPE_Q6_K};
     /* 1093 rows in all: one token takes 64-row items there (at 2 threads), with a short last one */
     const int64_t rows[NW] = {37, MAXR, 16};
     static float x[NTOK * COLS], wx[COLS], y[2][NW][NTOK * MAXR];
@@ -224,8 +225,10 @@ static void test_matmul_prompt(void **state)
     cria_error err;
     assert_int_equal(cria_pool_init(2, &pool, &err), CRIA_OK);
     const cria_isa levels[2] = {CRIA_ISA_AVX2, CRIA_ISA_AVX512};
-    /* a prompt (gemm) and one token (gemv where the type has one) */
-    for (int ntok = NTOK; ntok >= 1; ntok -= NTOK - 1) {
+    /* a prompt (gemm), a few tokens (gemv per token where the type has one) and one token */
+    const int counts[] = {NTOK, 3, 1};
+    for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+        const int ntok = counts[ci];
         for (int l = 0; l < 2; l++) {
             float *ys[NW] = {y[l][0], y[l][1], y[l][2]};
             cria_matmul_multi(cria_vec_for(levels[l]), pool, 2, NW, wp, ys, x, ntok, scratch);
