@@ -18,7 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "args.h"
-#include "slots.h"
+#include "engine.h"
 #include "sampling_args.h"
 #include "commands.h"
 #include "cria.h"
@@ -26,14 +26,13 @@
 #include "model/profile.h"
 
 typedef struct batch_opts {
-    const char *model, *vocab, *file, *out;
-    int32_t n_slots, n_predict, n_ctx, n_batch, n_threads, n_threads_batch;
+    cria_engine_opts eng; /* -m, --vocab, -t, -tb, --poll, --no-tune, --no-repack, placement */
+    const char *file, *out;
+    int32_t n_slots, n_predict, n_ctx, n_batch;
     const char *stop[CRIA_SCHED_MAX_STOP]; /* --stop, for prompts without their own */
     int32_t n_stop;
     cria_sampling_opts smp; /* -s and llama-cli's sampling options, shared with cria run */
-    bool compare, quiet, profile, no_repack;
-    cria_cpu_params cpu;     /* -C, -Cr, --cpu-strict, --prio, --numa */
-    cria_app_slot_tune tune; /* --no-tune; filled from the tuning file */
+    bool compare, quiet, profile;
 } batch_opts;
 
 /* One prompt: its text (from the file) and tokens. */
@@ -84,9 +83,9 @@ static void batch_usage(FILE *f)
             "\n"
             "Runs every prompt through one context with continuous batching: up to -np\n"
             "sequences share each forward pass. Results go out as JSONL in input order.\n"
-            "\n"
-            "  -m, --model FILE       GGUF model or llama2.c checkpoint\n"
-            "      --vocab FILE       tokenizer.bin for a llama2.c checkpoint\n"
+            "\n");
+    cria_engine_model_usage(f);
+    fprintf(f,
             "  -f, --file FILE        prompts: one per line (empty lines skipped, text taken literally),\n"
             "                         or JSONL (name ending in .jsonl, or first line starting with '{'):\n"
             "                         one {\"prompt\": \"...\"} per line, optional \"max_tokens\": N\n"
@@ -98,19 +97,11 @@ static void batch_usage(FILE *f)
             "                         training context per slot)\n"
             "  -b, --batch-size N     most tokens per forward pass: one per generating sequence plus\n"
             "                         prompt chunks (default 512; at least -np)\n"
-            "  -t, --threads N        threads (default: physical cores)\n"
-            "  -tb, --threads-batch N threads for multi-token passes (default: same as -t)\n"
             "      --compare          also run the prompts one by one (-np 1) and print the speedup\n"
             "      --profile          before the summary, time per op kind in the batched run's forward\n"
             "                         passes (matmuls by weight, attention, norms, ..., sync wait), as in\n"
-            "                         cria run --profile (sampling happens outside them)\n"
-            "      --poll N           pool threads poll 0..100 before sleeping (default 50)\n"
-            "      --no-tune          ignore the tuning file of cria tune (by default, when it matches this\n"
-            "                         CPU and model shape, it sets -t, -tb, --poll and the parallel\n"
-            "                         thresholds that the flags leave open)\n"
-            "      --no-repack        keep the weights in the file's layout (by default Q4_0 and Q8_0 are\n"
-            "                         repacked at load for the AVX-512 VNNI kernels, into memory of the same size)\n");
-    cria_cpu_usage(f);
+            "                         cria run --profile (sampling happens outside them)\n");
+    cria_engine_thread_usage(f);
     fprintf(f,
             "      --stop S           end a prompt's text where S appears (cut before it); repeatable,\n"
             "                         for prompts without their own JSONL \"stop\" (a string or an array)\n"
@@ -130,18 +121,15 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
     o->n_slots = 4;
     o->n_predict = 128;
     cria_sampling_opts_init(&o->smp);
-    o->cpu = cria_cpu_default_params();
-    o->tune.poll = -1; /* not given: the tuning file's, else 50 */
+    cria_engine_opts_init(&o->eng);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             batch_usage(stdout);
             return -1;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            ok = cria_arg_str(argc, argv, &i, &o->model);
-        } else if (!strcmp(a, "--vocab")) {
-            ok = cria_arg_str(argc, argv, &i, &o->vocab);
+        } else if (cria_engine_arg(argc, argv, &i, &o->eng, &ok)) {
+            /* -m, --vocab, -t, -tb, --poll, --no-tune, --no-repack, -C, -Cr, --cpu-strict, --prio, --numa */
         } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
             ok = cria_arg_str(argc, argv, &i, &o->file);
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
@@ -154,22 +142,10 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
             ok = cria_arg_i32(argc, argv, &i, 0, 1 << 24, &o->n_ctx);
         } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
             ok = cria_arg_i32(argc, argv, &i, 1, 1 << 24, &o->n_batch);
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads);
-        } else if (!strcmp(a, "-tb") || !strcmp(a, "--threads-batch")) {
-            ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads_batch);
         } else if (!strcmp(a, "--compare")) {
             o->compare = true;
         } else if (!strcmp(a, "--profile")) {
             o->profile = true;
-        } else if (!strcmp(a, "--no-tune")) {
-            o->tune.no_tune = true;
-        } else if (!strcmp(a, "--no-repack")) {
-            o->no_repack = true;
-        } else if (!strcmp(a, "--poll")) {
-            ok = cria_arg_i32(argc, argv, &i, 0, 100, &o->tune.poll);
-        } else if (cria_cpu_arg(argc, argv, &i, &o->cpu, &ok)) {
-            /* -C, -Cr, --cpu-strict, --prio, --numa */
         } else if (cria_sampling_arg(argc, argv, &i, &o->smp, &ok)) {
             /* -s, --temp, --top-k, ... as cria run takes them */
         } else if (!strcmp(a, "--stop")) {
@@ -187,7 +163,7 @@ static int parse_batch_args(int argc, char **argv, batch_opts *o)
         if (!ok)
             return 1;
     }
-    if (!o->model) {
+    if (!o->eng.model) {
         cria_app_error("no model given: use -m FILE (see cria batch -h)");
         return 1;
     }
@@ -510,10 +486,12 @@ static void on_done(void *user, const cria_sched_result *res)
  * 2 x n_slots). Fills r->res and r->wall_ms; false after printing why.
  */
 /* profile: time the forward passes by op kind and print the table at the end (the batched pass). */
-static bool run_all(cria_model *model, const batch_opts *o, const cria_sampler_params *sp, int32_t n_slots,
-                    int32_t slot_ctx, const cria_placement *placement, bool profile, batch_run *r)
+static bool run_all(const cria_engine *eng, const batch_opts *o, const cria_sampler_params *sp, int32_t n_slots,
+                    int32_t slot_ctx, bool profile, batch_run *r)
 {
+    cria_model *model = eng->model;
     cria_context_params cp = cria_context_default_params();
+    cria_engine_context_params(eng, &cp);
     cp.n_ctx = slot_ctx * n_slots;
     cp.n_seq_max = n_slots;
     cp.n_batch = o->n_batch > 0 ? o->n_batch : 512;
@@ -521,16 +499,11 @@ static bool run_all(cria_model *model, const batch_opts *o, const cria_sampler_p
         cp.n_batch = n_slots;
     if (cp.n_batch > cp.n_ctx)
         cp.n_batch = cp.n_ctx;
-    cp.n_threads = o->n_threads;
-    cp.n_threads_batch = o->n_threads_batch;
-    cp.poll = o->tune.poll;
-    cp.placement = placement;
-    cp.thresholds = o->tune.thresholds[0] ? o->tune.thresholds : NULL;
     cria_context *ctx = NULL;
     cria_sched *s = NULL;
     cria_error err;
     if (cria_context_init(model, &cp, &ctx, &err) != CRIA_OK) {
-        cria_app_error("%s: %s", o->model, err.msg);
+        cria_app_error("%s: %s", o->eng.model, err.msg);
         return false;
     }
     if (profile)
@@ -695,19 +668,15 @@ int cria_cmd_batch(int argc, char **argv)
         return 1;
 
     rc = 1;
-    cria_model *model = NULL;
-    cria_placement *placement = NULL;
+    cria_engine eng = {0};
     cria_logit_bias *bias = NULL;
     FILE *out = NULL;
     batch_run par = {0}, seq = {0};
     int32_t slot_ctx;
-    o.tune.quiet = o.quiet;
-    cria_model_params mp = cria_model_default_params();
-    mp.vocab_path = o.vocab;
-    mp.no_repack = o.no_repack;
-    if (!cria_app_load_slots(o.model, &mp, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &o.cpu, &model,
-                             &placement, &slot_ctx, &o.tune))
+    o.eng.quiet = o.quiet;
+    if (!cria_engine_open(&o.eng, &eng) || !cria_engine_slot_ctx(&eng, o.n_ctx, o.n_slots, &slot_ctx))
         goto done;
+    cria_model *model = eng.model;
     cria_model_info mi;
     cria_model_get_info(model, &mi);
     if (!tokenize_all(model, &o, items, n, slot_ctx))
@@ -728,8 +697,8 @@ int cria_cmd_batch(int argc, char **argv)
     par.out = out;
     if (!o.quiet)
         fprintf(stderr, "batch: %s, %d prompts, %d slots x %d tokens of context, %d threads\n", mi.name, n, o.n_slots,
-                slot_ctx, o.n_threads);
-    if (!run_all(model, &o, &sp, o.n_slots, slot_ctx, placement, o.profile, &par))
+                slot_ctx, eng.n_threads);
+    if (!run_all(&eng, &o, &sp, o.n_slots, slot_ctx, o.profile, &par))
         goto done;
     if (fflush(out) != 0 || ferror(out)) {
         cria_app_error("cannot write %s", o.out ? o.out : "stdout");
@@ -744,7 +713,7 @@ int cria_cmd_batch(int argc, char **argv)
         }
         if (!o.quiet)
             fprintf(stderr, "batch: --compare: the same prompts one by one (-np 1)\n");
-        if (!run_all(model, &o, &sp, 1, slot_ctx, placement, false, &seq))
+        if (!run_all(&eng, &o, &sp, 1, slot_ctx, false, &seq))
             goto done;
     }
     if (!o.quiet)
@@ -761,7 +730,6 @@ done:
     free_results(seq.res, n);
     free(bias);
     free_items(items, n);
-    cria_placement_free(placement);
-    cria_model_free(model);
+    cria_engine_close(&eng);
     return rc;
 }

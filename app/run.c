@@ -12,49 +12,37 @@
 #include <time.h>
 
 #include "args.h"
+#include "engine.h"
 #include "sampling_args.h"
-#include "tune.h"
 #include "base/cpu.h"
 #include "commands.h"
 #include "cria.h"
 #include "model/profile.h"
 
 typedef struct run_opts {
-    const char *model, *vocab, *prompt, *prompt_file, *dump_logits;
-    int32_t n_predict, n_ctx, n_batch, n_threads, n_threads_batch;
+    cria_engine_opts eng; /* -m, --vocab, -t, -tb, --poll, --no-tune, --no-repack, placement; eng.quiet: quiet */
+    const char *prompt, *prompt_file, *dump_logits;
+    int32_t n_predict, n_ctx, n_batch;
     cria_sampling_opts smp; /* -s and every sampling option */
     bool quiet;
     bool escape; /* process escapes in the prompt (llama-cli's default) */
     bool verbose;
     bool profile; /* --profile: time per op kind after the timing lines */
-    bool no_tune; /* --no-tune: ignore the tuning file */
-    bool no_repack; /* --no-repack: weights stay in the file's layout */
-    int32_t poll; /* -1 until given: the tuning file's, else 50 */
-    cria_cpu_params cpu; /* --cpu-mask, --cpu-range, --cpu-strict, --prio, --numa; cpu.n_threads unused */
 } run_opts;
 
 static void run_usage(FILE *f)
 {
     fprintf(f,
             "usage: cria run -m MODEL [options]\n"
-            "\n"
-            "  -m, --model FILE       GGUF model or llama2.c checkpoint\n"
-            "      --vocab FILE       tokenizer.bin for a llama2.c checkpoint\n"
+            "\n");
+    cria_engine_model_usage(f);
+    fprintf(f,
             "  -p, --prompt TEXT      prompt (default: empty, generation starts from BOS)\n"
             "  -f, --file FILE        read the prompt from FILE\n"
             "  -n, --n-predict N      tokens to generate (default -1: until end of text or a full context)\n"
             "  -c, --ctx-size N       context size in tokens (default 0: the model's training context)\n"
-            "  -b, --batch-size N     most prompt tokens evaluated per forward pass (default 512)\n"
-            "  -t, --threads N        threads for generation (default: physical cores available, no SMT\n"
-            "                         siblings, no efficiency cores)\n"
-            "  -tb, --threads-batch N threads for the prompt (default: same as -t)\n"
-            "      --poll 0..100      how long idle threads poll for work before sleeping (default 50; 0: sleep)\n"
-            "      --no-tune          ignore the tuning file of cria tune (by default its -t, -tb, --poll and\n"
-            "                         parallel thresholds are used when it matches this CPU and model shape;\n"
-            "                         -t, -tb and --poll given here override it)\n"
-            "      --no-repack        keep the weights in the file's layout (by default Q4_0 and Q8_0 are\n"
-            "                         repacked at load for the AVX-512 VNNI kernels, into memory of the same size)\n");
-    cria_cpu_usage(f);
+            "  -b, --batch-size N     most prompt tokens evaluated per forward pass (default 512)\n");
+    cria_engine_thread_usage(f);
     fprintf(f, "\n");
     cria_sampling_usage(f);
     fprintf(f,
@@ -76,20 +64,17 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->n_predict = -1;
-    o->cpu = cria_cpu_default_params(); /* n_threads 0: the placement's default (physical cores) */
+    cria_engine_opts_init(&o->eng);
     cria_sampling_opts_init(&o->smp);
     o->escape = true;
-    o->poll = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             run_usage(stdout);
             return -1;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            ok = cria_arg_str(argc, argv, &i, &o->model);
-        } else if (!strcmp(a, "--vocab")) {
-            ok = cria_arg_str(argc, argv, &i, &o->vocab);
+        } else if (cria_engine_arg(argc, argv, &i, &o->eng, &ok)) {
+            /* -m, --vocab, -t, -tb, --poll, --no-tune, --no-repack, -C, -Cr, --cpu-strict, --prio, --numa */
         } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
             ok = cria_arg_str(argc, argv, &i, &o->prompt);
         } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
@@ -100,14 +85,6 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
             ok = cria_arg_i32(argc, argv, &i, 0, 1 << 24, &o->n_ctx);
         } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
             ok = cria_arg_i32(argc, argv, &i, 1, 1 << 24, &o->n_batch);
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads);
-        } else if (!strcmp(a, "-tb") || !strcmp(a, "--threads-batch")) {
-            ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads_batch);
-        } else if (cria_cpu_arg(argc, argv, &i, &o->cpu, &ok)) {
-            /* -C, -Cr, --cpu-strict, --prio, --numa */
-        } else if (!strcmp(a, "--poll")) {
-            ok = cria_arg_i32(argc, argv, &i, 0, 100, &o->poll);
         } else if (cria_sampling_arg(argc, argv, &i, &o->smp, &ok)) {
             /* handled */
         } else if (!strcmp(a, "--dump-logits")) {
@@ -122,10 +99,6 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
             o->verbose = true;
         } else if (!strcmp(a, "--profile")) {
             o->profile = true;
-        } else if (!strcmp(a, "--no-tune")) {
-            o->no_tune = true;
-        } else if (!strcmp(a, "--no-repack")) {
-            o->no_repack = true;
         } else {
             cria_app_error("unknown option '%s' (see cria run -h)", a);
             ok = false;
@@ -133,7 +106,8 @@ static int parse_run_args(int argc, char **argv, run_opts *o)
         if (!ok)
             return 1;
     }
-    if (!o->model) {
+    o->eng.quiet = o->quiet;
+    if (!o->eng.model) {
         cria_app_error("no model given: use -m FILE (see cria run -h)");
         return 1;
     }
@@ -385,59 +359,23 @@ int cria_cmd_run(int argc, char **argv)
 
     cria_model *model = NULL;
     cria_context *ctx = NULL;
-    cria_placement *placement = NULL;
+    cria_engine eng = {0};
     cria_token *toks = NULL;
     cria_batch batch = {0};
     cria_sampler *smpl = NULL;
     cria_error err;
     rc = 1;
-    cria_model_params mp = cria_model_default_params();
-    mp.vocab_path = o.vocab;
-    mp.no_repack = o.no_repack;
-    if (cria_model_load(o.model, &mp, &model, &err) != CRIA_OK) {
-        cria_app_error("%s", err.msg);
+    if (!cria_engine_open(&o.eng, &eng))
         goto done;
-    }
+    model = eng.model;
     cria_model_info mi;
     cria_model_get_info(model, &mi);
-    /* The tuning file fills what the flags left open: threads (-t alone sets -tb too, as llama-cli), poll and
-     * the parallel thresholds. */
-    cria_tuning tuned;
-    char thresholds[96] = "";
-    if (!o.no_tune && cria_app_tune_load(model, o.quiet, &tuned)) {
-        if (o.n_threads == 0 && o.n_threads_batch == 0)
-            o.n_threads_batch = tuned.n_threads_batch;
-        if (o.n_threads == 0)
-            o.n_threads = tuned.n_threads;
-        if (o.poll < 0)
-            o.poll = tuned.poll;
-        cria_tune_thresholds_spec(&tuned, thresholds, sizeof thresholds);
-    }
-    if (o.poll < 0)
-        o.poll = 50;
-    /* Threads: plan where they run (bad --cpu-* / --numa / --prio values fail here), then set the priority
-     * before the pool starts so its workers inherit it. */
-    o.cpu.n_threads = o.n_threads > o.n_threads_batch ? o.n_threads : o.n_threads_batch; /* 0: neither given */
-    if (cria_placement_init(&o.cpu, &placement, &err) != CRIA_OK) {
-        cria_app_error("%s", err.msg);
-        goto done;
-    }
-    if (o.n_threads == 0)
-        o.n_threads = cria_placement_default_threads(placement);
-    if (o.n_threads_batch == 0)
-        o.n_threads_batch = o.n_threads;
-    if (cria_thread_set_priority(o.cpu.prio, &err) != CRIA_OK)
-        info(&o, "warning: %s\n", err.msg);
     cria_context_params cp = cria_context_default_params();
-    cp.placement = placement;
-    cp.poll = o.poll;
-    cp.thresholds = thresholds[0] ? thresholds : NULL;
+    cria_engine_context_params(&eng, &cp);
     cp.n_ctx = o.n_ctx;
     cp.n_batch = o.n_batch;
-    cp.n_threads = o.n_threads;
-    cp.n_threads_batch = o.n_threads_batch;
     if (cria_context_init(model, &cp, &ctx, &err) != CRIA_OK) {
-        cria_app_error("%s: %s%s", o.model, err.msg,
+        cria_app_error("%s: %s%s", o.eng.model, err.msg,
                        o.n_ctx == 0 ? " (the default context is the model's training context: give a smaller -c)" : "");
         goto done;
     }
@@ -450,12 +388,12 @@ int cria_cmd_run(int argc, char **argv)
     info(&o, "model: n_vocab %d, n_embd %d, n_ff %d, n_layer %d, n_head %d, n_head_kv %d, n_ctx_train %d, %s output\n",
          mi.n_vocab, mi.n_embd, mi.n_ff, mi.n_layer, mi.n_head, mi.n_head_kv, mi.n_ctx_train,
          mi.tied_output ? "tied" : "separate");
-    info(&o, "context: n_ctx %d, threads %d (batch %d), poll %d, simd %s\n", n_ctx, o.n_threads, o.n_threads_batch,
-         o.poll, cria_isa_name(cria_isa_active()));
+    info(&o, "context: n_ctx %d, threads %d (batch %d), poll %d, simd %s\n", n_ctx, eng.n_threads, eng.n_threads_batch,
+         eng.poll, cria_isa_name(cria_isa_active()));
     if (o.verbose && !o.quiet) {
         int32_t on_cpu[1024];
         int32_t n_on = cria_context_thread_cpus(ctx, on_cpu, 1024);
-        cria_placement_print(placement, on_cpu, n_on, stderr);
+        cria_placement_print(eng.placement, on_cpu, n_on, stderr);
     }
 
     /* Tokenize: BOS + prompt. A prompt cannot hold more tokens than bytes, plus BOS. */
@@ -532,8 +470,7 @@ done:
     cria_batch_free(&batch);
     free(toks);
     cria_context_free(ctx);
-    cria_placement_free(placement);
-    cria_model_free(model);
+    cria_engine_close(&eng);
     free(prompt_buf);
     return rc;
 }

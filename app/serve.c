@@ -11,17 +11,17 @@
 #include <string.h>
 
 #include "args.h"
-#include "slots.h"
+#include "engine.h"
 #include "commands.h"
 #include "cria.h"
 #include "server/chat.h"
 #include "server/http.h"
 
 typedef struct serve_opts {
-    const char *model, *vocab, *host, *api_key, *chat_template, *alias;
-    int32_t port, n_ctx, n_slots, n_batch, n_threads, n_threads_batch, timeout_s, max_queue, max_body_kib, poll;
-    cria_cpu_params cpu; /* -C, -Cr, --cpu-strict, --prio, --numa */
-    bool quiet, no_tune, no_repack;
+    cria_engine_opts eng; /* -m, --vocab, -t, -tb, --poll, --no-tune, --no-repack, placement */
+    const char *host, *api_key, *chat_template, *alias;
+    int32_t port, n_ctx, n_slots, n_batch, timeout_s, max_queue, max_body_kib;
+    bool quiet;
 } serve_opts;
 
 static void serve_usage(FILE *f)
@@ -32,24 +32,16 @@ static void serve_usage(FILE *f)
             "OpenAI-compatible HTTP server: POST /v1/completions, /v1/chat/completions (\"stream\": true\n"
             "for server-sent events), /tokenize, /detokenize; GET /v1/models, /health, /metrics.\n"
             "Up to -np requests share each forward pass (continuous batching).\n"
-            "\n"
-            "  -m, --model FILE       GGUF model or llama2.c checkpoint\n"
-            "      --vocab FILE       tokenizer.bin for a llama2.c checkpoint\n"
+            "\n");
+    cria_engine_model_usage(f);
+    fprintf(f,
             "      --host ADDR        address to listen on (default 127.0.0.1)\n"
             "      --port N           port (default 8080; 0: any free port, printed on stderr)\n"
             "  -c, --ctx-size N       total context, split evenly among the -np slots (default: the model's\n"
             "                         training context per slot)\n"
             "  -np, --parallel N      requests generated at once (default 4)\n"
-            "  -b, --batch-size N     most tokens per forward pass (default 512)\n"
-            "  -t, --threads N        threads (default: physical cores)\n"
-            "  -tb, --threads-batch N threads for multi-token passes (default: same as -t)\n"
-            "      --poll N           pool threads poll 0..100 before sleeping (default 50)\n"
-            "      --no-tune          ignore the tuning file of cria tune (by default, when it matches this\n"
-            "                         CPU and model shape, it sets -t, -tb, --poll and the parallel\n"
-            "                         thresholds that the flags leave open)\n"
-            "      --no-repack        keep the weights in the file's layout (by default Q4_0 and Q8_0 are\n"
-            "                         repacked at load for the AVX-512 VNNI kernels, into memory of the same size)\n");
-    cria_cpu_usage(f);
+            "  -b, --batch-size N     most tokens per forward pass (default 512)\n");
+    cria_engine_thread_usage(f);
     fprintf(f,
             "      --api-key KEY      require \"Authorization: Bearer KEY\" (all endpoints but /health)\n"
             "      --timeout S        close idle connections and cancel requests after S seconds (default 600)\n"
@@ -72,18 +64,15 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o)
     o->timeout_s = 600;
     o->max_queue = 64;
     o->max_body_kib = 1024;
-    o->poll = -1; /* not given: the tuning file's, else 50 */
-    o->cpu = cria_cpu_default_params();
+    cria_engine_opts_init(&o->eng);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             serve_usage(stdout);
             return -1;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            ok = cria_arg_str(argc, argv, &i, &o->model);
-        } else if (!strcmp(a, "--vocab")) {
-            ok = cria_arg_str(argc, argv, &i, &o->vocab);
+        } else if (cria_engine_arg(argc, argv, &i, &o->eng, &ok)) {
+            /* -m, --vocab, -t, -tb, --poll, --no-tune, --no-repack, -C, -Cr, --cpu-strict, --prio, --numa */
         } else if (!strcmp(a, "--host")) {
             ok = cria_arg_str(argc, argv, &i, &o->host);
         } else if (!strcmp(a, "--port")) {
@@ -94,14 +83,6 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o)
             ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_slots);
         } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
             ok = cria_arg_i32(argc, argv, &i, 1, 1 << 24, &o->n_batch);
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads);
-        } else if (!strcmp(a, "-tb") || !strcmp(a, "--threads-batch")) {
-            ok = cria_arg_i32(argc, argv, &i, 1, 1024, &o->n_threads_batch);
-        } else if (!strcmp(a, "--poll")) {
-            ok = cria_arg_i32(argc, argv, &i, 0, 100, &o->poll);
-        } else if (cria_cpu_arg(argc, argv, &i, &o->cpu, &ok)) {
-            /* -C, -Cr, --cpu-strict, --prio, --numa */
         } else if (!strcmp(a, "--api-key")) {
             ok = cria_arg_str(argc, argv, &i, &o->api_key);
         } else if (!strcmp(a, "--timeout")) {
@@ -116,10 +97,6 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o)
             ok = cria_arg_str(argc, argv, &i, &o->alias);
         } else if (!strcmp(a, "--log-disable")) {
             o->quiet = true;
-        } else if (!strcmp(a, "--no-tune")) {
-            o->no_tune = true;
-        } else if (!strcmp(a, "--no-repack")) {
-            o->no_repack = true;
         } else {
             cria_app_error("unknown option '%s' (see cria serve -h)", a);
             ok = false;
@@ -127,7 +104,8 @@ static int parse_serve_args(int argc, char **argv, serve_opts *o)
         if (!ok)
             return 1;
     }
-    if (!o->model) {
+    o->eng.quiet = o->quiet;
+    if (!o->eng.model) {
         cria_app_error("no model given: use -m FILE (see cria serve -h)");
         return 1;
     }
@@ -144,7 +122,7 @@ static bool pick_template(const serve_opts *o, cria_chat_template *t)
         return false;
     }
     bool had = false;
-    if (cria_chat_template_from_file(o->model, t, &had)) {
+    if (cria_chat_template_from_file(o->eng.model, t, &had)) {
         if (!o->quiet)
             fprintf(stderr, "serve: chat template %s (from the model's tokenizer.chat_template)\n",
                     cria_chat_template_name(*t));
@@ -173,8 +151,7 @@ int cria_cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     rc = 1;
-    cria_model *model = NULL;
-    cria_placement *placement = NULL;
+    cria_engine eng = {0};
     cria_context *ctx = NULL;
     cria_server *srv = NULL;
     cria_error err;
@@ -182,27 +159,19 @@ int cria_cmd_serve(int argc, char **argv)
     if (!pick_template(&o, &tmpl))
         goto done;
     int32_t slot_ctx;
-    cria_app_slot_tune tune = {.no_tune = o.no_tune, .quiet = o.quiet, .poll = o.poll};
-    cria_model_params mp = cria_model_default_params();
-    mp.vocab_path = o.vocab;
-    mp.no_repack = o.no_repack;
-    if (!cria_app_load_slots(o.model, &mp, o.n_ctx, o.n_slots, &o.n_threads, &o.n_threads_batch, &o.cpu,
-                             &model, &placement, &slot_ctx, &tune))
+    if (!cria_engine_open(&o.eng, &eng) || !cria_engine_slot_ctx(&eng, o.n_ctx, o.n_slots, &slot_ctx))
         goto done;
+    cria_model *model = eng.model;
     cria_model_info mi;
     cria_model_get_info(model, &mi);
     cria_context_params cp = cria_context_default_params();
+    cria_engine_context_params(&eng, &cp);
     cp.n_ctx = slot_ctx * o.n_slots;
     cp.n_seq_max = o.n_slots;
     cp.n_batch = o.n_batch > 0 ? o.n_batch : 512;
     cp.n_batch = cp.n_batch < o.n_slots ? o.n_slots : cp.n_batch > cp.n_ctx ? cp.n_ctx : cp.n_batch;
-    cp.n_threads = o.n_threads;
-    cp.n_threads_batch = o.n_threads_batch;
-    cp.poll = tune.poll;
-    cp.placement = placement;
-    cp.thresholds = tune.thresholds[0] ? tune.thresholds : NULL;
     if (cria_context_init(model, &cp, &ctx, &err) != CRIA_OK) {
-        cria_app_error("%s: %s", o.model, err.msg);
+        cria_app_error("%s: %s", o.eng.model, err.msg);
         goto done;
     }
     cria_server_params sp = cria_server_default_params();
@@ -222,7 +191,7 @@ int cria_cmd_serve(int argc, char **argv)
     }
     if (!o.quiet)
         fprintf(stderr, "serve: %s, %d slots x %d tokens of context, %d threads (batch %d)\n", mi.name, o.n_slots,
-                slot_ctx, o.n_threads, o.n_threads_batch);
+                slot_ctx, eng.n_threads, eng.n_threads_batch);
     /* always printed: scripts and tests read the port from it (--port 0) */
     fprintf(stderr, "serve: listening on http://%s:%d\n", o.host, cria_server_port(srv));
     fflush(stderr);
@@ -234,7 +203,6 @@ int cria_cmd_serve(int argc, char **argv)
     rc = 0;
 done:
     cria_context_free(ctx);
-    cria_placement_free(placement);
-    cria_model_free(model);
+    cria_engine_close(&eng);
     return rc;
 }
