@@ -31,19 +31,6 @@
 
 enum { ROWS = 2 * CRIA_PACK_ROWS, TOKS = 19, MAX_N = 2304 };
 
-static uint32_t rng_next(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
-static float rng_float(uint32_t *s)
-{
-    return (float)(rng_next(s) >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
-}
-
 static void check_type(cria_dtype type, const cria_quant_traits *v)
 {
     const cria_quant_traits *s = cria_quant_traits_for(type, CRIA_ISA_SCALAR);
@@ -58,13 +45,13 @@ static void check_type(cria_dtype type, const cria_quant_traits *v)
         const size_t astride = (size_t)(n / as->block) * as->block_bytes;
         for (int r = 0; r < ROWS; r++) {
             for (int i = 0; i < n; i++)
-                x[i] = r == 3 ? 0.0f : rng_float(&seed) * (0.5f + (float)(r % 5)) * (i % 64 < 32 ? 1.0f : 8.0f);
+                x[i] = r == 3 ? 0.0f : test_rng_float(&seed) * (0.5f + (float)(r % 5)) * (i % 64 < 32 ? 1.0f : 8.0f);
             s->from_float(x, w + (size_t)r * stride, n);
             s->to_float(w + (size_t)r * stride, wf + (size_t)r * n, n);
         }
         for (int t = 0; t < TOKS; t++) {
             for (int i = 0; i < n; i++)
-                x[i] = t == 2 ? -4.0f : rng_float(&seed) * (1.0f + (float)t);
+                x[i] = t == 2 ? -4.0f : test_rng_float(&seed) * (1.0f + (float)t);
             as->from_float(x, a + (size_t)t * astride, n);
             as->to_float(a + (size_t)t * astride, af + (size_t)t * n, n);
         }
@@ -166,7 +153,7 @@ static void test_matmul_packed(void **state)
         const size_t rb = (size_t)(COLS / s->block) * s->block_bytes;
         for (int64_t r = 0; r < rows[i]; r++) {
             for (int c = 0; c < COLS; c++)
-                wx[c] = rng_float(&seed) * (1.0f + (float)(r % 4));
+                wx[c] = test_rng_float(&seed) * (1.0f + (float)(r % 4));
             s->from_float(wx, wq[i] + (size_t)r * rb, COLS);
         }
         assert_true(cria_pack_supported(types[i], CRIA_ISA_AVX512, rows[i], COLS));
@@ -178,7 +165,7 @@ static void test_matmul_packed(void **state)
         wp[1][i] = &w[1][i];
     }
     for (int i = 0; i < NTOK * COLS; i++)
-        x[i] = rng_float(&seed) * 2.0f;
+        x[i] = test_rng_float(&seed) * 2.0f;
     cria_pool *pool = NULL;
     cria_error err;
     assert_int_equal(cria_pool_init(2, &pool, &err), CRIA_OK);

@@ -28,21 +28,9 @@
 #include "kernels/matmul.h"
 #include "parallel/pool.h"
 #include "quant/quant.h"
+#include "util.h"
 
 enum { ROWS = 19, TOKS = 11, MAX_N = 2304 };
-
-static uint32_t rng_next(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
-static float rng_float(uint32_t *s)
-{
-    return (float)(rng_next(s) >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
-}
 
 /* Weights quantized from a signal (extreme 0), or all at the format's largest magnitude (extreme 1). */
 static void make_weights(const cria_quant_traits *s, int n, int extreme, uint8_t *w, size_t stride, uint32_t *seed)
@@ -53,7 +41,7 @@ static void make_weights(const cria_quant_traits *s, int n, int extreme, uint8_t
             /* rows of differing scale, and sub-blocks with differing ranges for the K-quants' scales */
             const float sub = 0.25f + (float)((i / 32 + r) % 5);
             x[i] = extreme ? (i % 7 == 3 ? 0.0f : (r % 2 ? -1.0f : 1.0f)) * 3.0f
-                           : rng_float(seed) * sub * (1.0f + 0.3f * (float)r) + (r % 3 == 0 ? 0.2f * sub : 0.0f);
+                           : test_rng_float(seed) * sub * (1.0f + 0.3f * (float)r) + (r % 3 == 0 ? 0.2f * sub : 0.0f);
         }
         s->from_float(x, w + (size_t)r * stride, n);
     }
@@ -74,7 +62,7 @@ static void check_type(cria_dtype type, const cria_quant_traits *v)
             make_weights(s, n, extreme, w, stride, &seed);
             for (int t = 0; t < TOKS; t++) {
                 for (int i = 0; i < n; i++)
-                    x[i] = extreme ? (t % 2 ? -4.0f : 4.0f) : rng_float(&seed) * (1.0f + (float)t);
+                    x[i] = extreme ? (t % 2 ? -4.0f : 4.0f) : test_rng_float(&seed) * (1.0f + (float)t);
                 as->from_float(x, a + (size_t)t * astride, n);
                 as->to_float(a + (size_t)t * astride, af + (size_t)t * n, n);
             }
@@ -153,7 +141,7 @@ static void test_gemv_matches_vec_dot(void **state)
             for (int extreme = 0; extreme < 2; extreme++) {
                 make_weights(s, n, extreme, w, stride, &seed);
                 for (int i = 0; i < n; i++)
-                    x[i] = extreme ? -4.0f : rng_float(&seed) * 3.0f;
+                    x[i] = extreme ? -4.0f : test_rng_float(&seed) * 3.0f;
                 as->from_float(x, a, n);
                 as->to_float(a, af, n);
                 for (int r = 0; r < ROWS; r++)
@@ -210,14 +198,14 @@ static void test_matmul_prompt(void **state)
         const size_t rb = (size_t)(COLS / s->block) * s->block_bytes;
         for (int64_t r = 0; r < rows[i]; r++) {
             for (int c = 0; c < COLS; c++)
-                wx[c] = rng_float(&seed) * (1.0f + (float)(r % 4));
+                wx[c] = test_rng_float(&seed) * (1.0f + (float)(r % 4));
             s->from_float(wx, wq[i] + (size_t)r * rb, COLS);
         }
         w[i] = (cria_weight){.data = wq[i], .type = types[i], .rows = rows[i], .cols = COLS, .row_bytes = rb};
         wp[i] = &w[i];
     }
     for (int i = 0; i < NTOK * COLS; i++)
-        x[i] = rng_float(&seed) * 2.0f;
+        x[i] = test_rng_float(&seed) * 2.0f;
     const cria_quant_traits *q = cria_quant_traits_for(CRIA_DTYPE_Q4_0, CRIA_ISA_AVX512);
     assert_non_null(q->gemm);
     assert_true(NTOK >= q->gemm_min_toks);

@@ -131,3 +131,16 @@ void test_check_bits(uint32_t got, uint32_t want, const char *what, long i)
         fail();
     }
 }
+
+uint32_t test_rng_next(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+float test_rng_float(uint32_t *s)
+{
+    return (float)(test_rng_next(s) >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
+}

@@ -42,6 +42,10 @@ void test_check_bits(uint32_t got, uint32_t want, const char *what, long i);
 /* Fails the running cmocka test, printing hay, unless hay holds needle. */
 void test_assert_contains(const char *hay, const char *needle);
 
+/* A xorshift32 step of *s (not 0), and a float in [-1, 1) from it: fixed test signals. */
+uint32_t test_rng_next(uint32_t *s);
+float test_rng_float(uint32_t *s);
+
 /* Skips the running cmocka test (saying why) when the shared file rel is missing. */
 #define SKIP_WITHOUT(rel)                                        \
     do {                                                         \
