@@ -6,6 +6,7 @@
 #   make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make fuzz       a short, bounded libFuzzer run of the GGUF reader (clang)
 #   make bench-kernels  serial vs parallel time of every kernel (THREADS=N, default 2)
+#   make bench-blas     cria's f32 GEMM against OpenBLAS (installs libopenblas-dev; THREADS=N)
 #
 # Variables: CC, BUILD (output folder), SAN=1 (sanitizers), OPT (optimisation flags), V=1 (echo commands).
 
@@ -54,7 +55,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libcria.a
 BIN := $(BUILD)/cria
 
-.PHONY: all run test test-asan check fuzz deps clean bench bench-kernels
+.PHONY: all run test test-asan check fuzz deps clean bench bench-kernels bench-blas
 all: $(BIN)
 
 # Every compile waits for the Debian packages (headers of hwloc, PCRE2, cJSON, libmicrohttpd, cmocka):
@@ -117,6 +118,16 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 
 bench-kernels: $(BUILD)/bench/bench_kernels
 	@$(BUILD)/bench/bench_kernels -t $(or $(THREADS),2)
+
+# make bench-blas: cria's f32 GEMM against OpenBLAS's sgemm (installs libopenblas-dev; nothing else links it).
+bench-blas:
+	@CRIA_BLAS_DEPS=1 scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_blas
+	@$(BUILD)/bench/bench_blas -t $(or $(THREADS),2)
+
+$(BUILD)/bench/bench_blas: $(BUILD)/bench/bench_blas.o $(LIB)
+	@echo 'LD $@'
+	$(Q)$(CC) $(LDFLAGS) $^ -lopenblas $(LDLIBS) -o $@
 
 clean:
 	rm -rf build build-asan build-fuzz

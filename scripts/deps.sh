@@ -5,6 +5,9 @@ set -eu
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in gcc make libcmocka-dev libhwloc-dev hwloc libpcre2-dev libcjson-dev libmicrohttpd-dev curl python3 gnuplot-nox; do have "$p" || need+=("$p"); done
+if [[ ${CRIA_BLAS_DEPS:-0} == 1 ]]; then
+  have libopenblas-dev || need+=(libopenblas-dev)
+fi
 if [[ ${CRIA_FUZZ_DEPS:-0} == 1 ]]; then
   for p in clang libclang-rt-14-dev; do have "$p" || need+=("$p"); done
 fi
