@@ -27,34 +27,37 @@
 #include "quant/quant_impl.h"
 
 enum { TT = CRIA_GEMM_TOKS };
-enum { SLICE = 64 }; /* blocks per pass over the tokens: 18 KB of packed weights, which stay in L1/L2 */
+enum { SLICE = 64 }; /* blocks per pass over the tokens: 18 KB of Q4_0, 34 KB of Q8_0, which stay in L1/L2 */
 
 /*
- * The weights stream from memory (a few tokens are no different). Two threads each reading a
- * 72 MB packed matrix ran at 80% of a plain read loop's rate with the
- * stream asked into L2 32 KB ahead, 65-75% at 16 KB, 45% with the
- * non-temporal hint (and the file layout's kernel 55%).
+ * The weights stream from memory (a few tokens are no different). Two
+ * threads each reading a 72 MB packed matrix ran at 80% of a plain read
+ * loop's rate with the stream asked into L2 32 KB ahead, 65-75% at 16 KB,
+ * 45% with the non-temporal hint (and the file layout's kernel 55%).
  */
 enum { PREFETCH_BYTES = 32 << 10 };
 
-/* One group: the quants (block b, vector v at q + 64 * (4b + v)) and the scales (block b at d + 16b). */
-typedef struct pq4 {
+/*
+ * One group of 16 rows: the quants (nv vectors a block: block b, vector v
+ * at q + 64 * (nv * b + v)), then the scales (block b at d + 16b).
+ */
+typedef struct pgroup {
     const uint8_t *q;
     const uint16_t *d;
-} pq4;
+} pgroup;
 
-static inline pq4 pq4_at(const void *wp, int64_t nb)
+static inline pgroup group_at(const void *wp, int64_t nb, int nv)
 {
     const uint8_t *p = wp;
-    return (pq4){p, (const uint16_t *)(const void *)(p + (size_t)nb * 4 * 64)};
+    return (pgroup){p, (const uint16_t *)(const void *)(p + (size_t)nb * (size_t)nv * 64)};
 }
 
-static inline __m512i qvec(const pq4 w, int64_t b, int v)
+static inline __m512i q4vec(const pgroup w, int64_t b, int v)
 {
     return _mm512_loadu_si512(w.q + 64 * (4 * b + v));
 }
 
-static inline __m512 scales(const pq4 w, int64_t b)
+static inline __m512 scales(const pgroup w, int64_t b)
 {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(w.d + CRIA_PACK_ROWS * b)));
 }
@@ -68,7 +71,7 @@ static inline __m512i bcast(const int32_t *p)
  * One token: four independent integer chains per block (one per packed
  * vector, low then high nibbles), added exactly, then the block's FMA.
  */
-static void gemv1(const pq4 w, int64_t nb, const quant_gemm_act32 *x, float *out)
+static void gemv1(const pgroup w, int64_t nb, const quant_gemm_act32 *x, float *out)
 {
     const __m512i m4 = _mm512_set1_epi8(0xF);
     __m512 acc = _mm512_setzero_ps();
@@ -79,7 +82,7 @@ static void gemv1(const pq4 w, int64_t nb, const quant_gemm_act32 *x, float *out
         __m512i s[4];
 #pragma GCC unroll 4
         for (int v = 0; v < 4; v++) {
-            const __m512i raw = qvec(w, b, v);
+            const __m512i raw = q4vec(w, b, v);
             const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
             s[v] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, bcast(&x->q[0][v]));
             s[v] = _mm512_dpbusd_epi32(s[v], hi, bcast(&x->q[0][v + 4]));
@@ -100,7 +103,7 @@ static void gemv1(const pq4 w, int64_t nb, const quant_gemm_act32 *x, float *out
  * a block, taken back out as 128 times the sum), else Q4_0's (four vectors
  * of nibbles, the value q - 8).
  */
-static inline __attribute__((always_inline)) void tile(const pq4 w, int64_t b0, int kb, const quant_gemm_act32 *x,
+static inline __attribute__((always_inline)) void tile(const pgroup w, int64_t b0, int kb, const quant_gemm_act32 *x,
                                                        int nt_tile, bool q8, __m512 *facc)
 {
     const __m512i m4 = _mm512_set1_epi8(0xF);
@@ -134,7 +137,7 @@ static inline __attribute__((always_inline)) void tile(const pq4 w, int64_t b0, 
 }
 
 /* The tokens [t0, t0 + nt) of one 8-token tile of extra, NT (4 or 8) of them computed. */
-static inline __attribute__((always_inline)) void tokens(const pq4 w, int64_t nb, const quant_gemm_act32 *ex,
+static inline __attribute__((always_inline)) void tokens(const pgroup w, int64_t nb, const quant_gemm_act32 *ex,
                                                          int nt, int nt_tile, bool q8, float *out, size_t ostride)
 {
     for (int64_t b0 = 0; b0 < nb; b0 += SLICE) {
@@ -154,7 +157,7 @@ static inline __attribute__((always_inline)) void tokens(const pq4 w, int64_t nb
 void quant_avx512_packed_q4_0(int64_t n, const void *wp, int nt, const void *extra, float *out, size_t out_stride)
 {
     const int64_t nb = n / QK_LEGACY;
-    const pq4 w = pq4_at(wp, nb);
+    const pgroup w = group_at(wp, nb, 4);
     const quant_gemm_act32 *ex = extra;
     if (nt == 1) {
         gemv1(w, nb, ex, out);
@@ -210,13 +213,6 @@ void quant_avx512_packed_prep_q8_0(int64_t n, int nt, const void *a, size_t a_st
     }
 }
 
-/* One group: the quants (block b, group g at q + 64 * (8b + g)) and the scales (block b at d + 16b). */
-static inline pq4 pq8_at(const void *wp, int64_t nb)
-{
-    const uint8_t *p = wp;
-    return (pq4){p, (const uint16_t *)(const void *)(p + (size_t)nb * 8 * 64)};
-}
-
 /* hsum8's order over the eight group vectors: sixteen rows' results. */
 static inline __m512 sum_groups(const __m512 *f)
 {
@@ -226,7 +222,7 @@ static inline __m512 sum_groups(const __m512 *f)
 }
 
 /* NT (1 or 2) tokens (activations x0, x1) over all blocks: eight float chains per token, the weights loaded once. */
-static inline __attribute__((always_inline)) void q8_tokens(const pq4 w, int64_t nb, const quant_packed_act8 *x0,
+static inline __attribute__((always_inline)) void q8_tokens(const pgroup w, int64_t nb, const quant_packed_act8 *x0,
                                                             const quant_packed_act8 *x1, int nt_tile, float *out,
                                                             size_t ostride)
 {
@@ -266,7 +262,7 @@ static inline __attribute__((always_inline)) void q8_tokens(const pq4 w, int64_t
 void quant_avx512_packed_q8_0(int64_t n, const void *wp, int nt, const void *extra, float *out, size_t out_stride)
 {
     const int64_t nb = n / QK_LEGACY;
-    const pq4 w = pq8_at(wp, nb);
+    const pgroup w = group_at(wp, nb, 8);
     if (nt >= CRIA_PACKED_Q8_0_GEMM_TOKS) {
         const quant_gemm_act32 *ex = extra;
         for (int t0 = 0; t0 < nt; t0 += TT)
