@@ -49,7 +49,7 @@ cria_status cria_model_load(const char *path, const cria_model_params *params, c
         st = cria_model_load_llama2c(m, path, params->vocab_path, err);
     }
     if (st == CRIA_OK && !params->no_repack)
-        st = cria_model_pack(m, cria_isa_active(), err);
+        cria_model_pack(m, cria_isa_active()); /* an optimisation: without the memory, the file's layout */
     if (st != CRIA_OK) {
         cria_model_free(m);
         return st;
