@@ -296,7 +296,8 @@ void cria_matmul_multi(const cria_vec_kernels *k, cria_pool *pool, int nth, int 
         for (int i = 0; i < count && n <= INT32_MAX; i++) {
             const cria_quant_traits *q = t.part[i].q;
             const bool pk = w[i]->packed && q->packed;
-            const cria_gemm_prep_fn f = pk ? q->packed_prep : q->gemm && n > 1 && n >= q->gemm_min_toks ? q->gemm_prep : NULL;
+            const bool gemm = q->gemm && n > 1 && n >= q->gemm_min_toks;
+            const cria_gemm_prep_fn f = pk ? q->packed_prep : gemm ? q->gemm_prep : NULL;
             const size_t per = pk ? q->packed_extra : q->gemm_extra;
             const bool fits = f && tiles * (size_t)(w0->cols / a->block) * per <= room && (!prep || f == prep);
             t.part[i].packed = fits && pk;
